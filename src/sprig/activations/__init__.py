@@ -1,1 +1,28 @@
-"""sprig.activations"""
+"""Element-wise activations: pure ``(value, derivative)`` pairs, and their registry.
+
+``REGISTRY`` maps each spec name (``Activation.name``) to its class.
+"""
+
+from .base import Activation as Activation
+from .elu import ELU as ELU
+from .functions import log_sigmoid as log_sigmoid
+from .functions import log_softmax as log_softmax
+from .functions import sigmoid as sigmoid
+from .functions import softmax as softmax
+from .functions import softplus as softplus
+from .gelu import GELU as GELU
+from .identity import Identity as Identity
+from .relu import AllReLU as AllReLU
+from .relu import LeakyReLU as LeakyReLU
+from .relu import ReLU as ReLU
+from .relu import TReLU as TReLU
+from .relu import all_relu_alternating as all_relu_alternating
+from .sigmoid import Sigmoid as Sigmoid
+from .sigmoid import SiLU as SiLU
+from .softplus import Softplus as Softplus
+from .tanh import Tanh as Tanh
+
+REGISTRY: dict[str, type[Activation]] = {
+    cls.name: cls
+    for cls in (Identity, ReLU, LeakyReLU, AllReLU, TReLU, Sigmoid, Tanh, GELU, SiLU, ELU, Softplus)
+}
