@@ -1,1 +1,26 @@
-"""sprig.losses"""
+"""Losses on feature-major ``(K, N)`` batches, and their registry.
+
+``REGISTRY`` maps each spec name (``Loss.name``) to its class.
+"""
+
+from .base import Loss as Loss
+from .base import Reduction as Reduction
+from .base import check_targets as check_targets
+from .cross_entropy import CrossEntropy as CrossEntropy
+from .logistic_cross_entropy import LogisticCrossEntropy as LogisticCrossEntropy
+from .mean_squared_error import MeanSquaredError as MeanSquaredError
+from .negative_log_likelihood import NegativeLogLikelihood as NegativeLogLikelihood
+from .softmax_cross_entropy import SoftmaxCrossEntropy as SoftmaxCrossEntropy
+from .squared_error import SquaredError as SquaredError
+
+REGISTRY: dict[str, type[Loss]] = {
+    cls.name: cls
+    for cls in (
+        SquaredError,
+        MeanSquaredError,
+        CrossEntropy,
+        SoftmaxCrossEntropy,
+        LogisticCrossEntropy,
+        NegativeLogLikelihood,
+    )
+}
