@@ -195,8 +195,9 @@ class CSRMatrix:
         if mask.shape != A.shape:
             raise ValueError(f"pattern shape {mask.shape} does not match {A.shape}")
         keys = np.flatnonzero(mask).astype(np.int64)
-        dt = check_float_dtype(A.dtype if dtype is None and A.dtype.kind == "f" else
-                               (dtype or np.float32))
+        if dtype is None:
+            dtype = A.dtype if A.dtype.kind == "f" else np.float32
+        dt = check_float_dtype(dtype)
         return cls._from_sorted_keys(A.shape, keys, A.reshape(-1)[keys].astype(dt))
 
     @classmethod
@@ -359,19 +360,38 @@ class CSRMatrix:
 
     # ----------------------------------------------------------------- products
     def matmul_fm(
-        self, Xt: FloatArray, bias: FloatArray | None = None, out: FloatArray | None = None
+        self,
+        Xt: FloatArray,
+        bias: FloatArray | None = None,
+        out: FloatArray | None = None,
+        *,
+        data: FloatArray | None = None,
     ) -> FloatArray:
-        """``Yt = W Xt + b 1ᵀ`` with ``Xt`` feature-major ``(cols, N)``; cost ``O(N · nnz)``."""
-        kernels._check_fm("Xt", Xt, self.shape[1], self.dtype)
-        return kernels.spmm(self.row_blocks, self.indptr, self.indices, self.data, Xt, bias, out)
+        """``Yt = W Xt + b 1ᵀ`` with ``Xt`` feature-major ``(cols, N)``; cost ``O(N · nnz)``.
 
-    def rmatmul_fm(self, dYt: FloatArray, out: FloatArray | None = None) -> FloatArray:
+        ``data`` substitutes other values on the same pattern (e.g. DropConnect's masked
+        weights) without building a new matrix.
+        """
+        kernels._check_fm("Xt", Xt, self.shape[1], self.dtype)
+        vals = self._values(data)
+        return kernels.spmm(self.row_blocks, self.indptr, self.indices, vals, Xt, bias, out)
+
+    def rmatmul_fm(
+        self, dYt: FloatArray, out: FloatArray | None = None, *, data: FloatArray | None = None
+    ) -> FloatArray:
         """``dXt = Wᵀ dYt`` with ``dYt`` feature-major ``(rows, N)``; cost ``O(N · nnz)``."""
         kernels._check_fm("dYt", dYt, self.shape[0], self.dtype)
         col_ptr, row_idx, perm, blocks = self.csc
         return kernels.spmm_transposed(
-            blocks, col_ptr, row_idx, perm, self.data, dYt, self.shape[1], out
+            blocks, col_ptr, row_idx, perm, self._values(data), dYt, self.shape[1], out
         )
+
+    def _values(self, data: FloatArray | None) -> FloatArray:
+        if data is None:
+            return self.data
+        if data.shape != self.data.shape or data.dtype != self.dtype:
+            raise ValueError(f"data must have shape {self.data.shape} and dtype {self.dtype}")
+        return data
 
     def sampled_fm(
         self, dYt: FloatArray, Xt: FloatArray, out: FloatArray | None = None

@@ -1,1 +1,3 @@
-"""sprig.models"""
+"""Models built from layers."""
+
+from .mlp import MLP as MLP
