@@ -1,0 +1,98 @@
+r"""Softmax and log-softmax layers over the classes (axis 0) of a ``(K, N)`` batch.
+
+Both use the stable forms (maximum subtracted per column, see
+:mod:`sprig.activations.functions`) and apply the Jacobian-vector products of Nerva's
+column-wise equations, never forming the ``K × K`` Jacobians:
+
+.. math::
+    \text{Softmax:}\quad Y = \operatorname{softmax}(Z),\quad
+        dZ = Y \odot \big(dY - 1_K\,(1_K^\top (Y \odot dY))\big)
+
+    \text{LogSoftmax:}\quad Y = \operatorname{logsoftmax}(Z),\quad
+        dZ = dY - \operatorname{softmax}(Z) \odot \big(1_K 1_K^\top dY\big)
+
+Cost: O(K · N) each way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..activations.functions import log_softmax, softmax
+from ..typing import FloatArray, check_float_dtype
+from .activation import _check_features
+from .base import Backprop, Param, check_input
+
+
+class Softmax:
+    r"""``Y = softmax(Z)`` per column; ``dZ = Y ⊙ (dY − 1_K 1_Kᵀ(Y ⊙ dY))``.
+
+    Args:
+        features: number of classes ``K`` (rows of the input).
+        dtype: float32 (default) or float64.
+    """
+
+    def __init__(self, features: int, dtype: Any = np.float32) -> None:
+        self.features = _check_features(features)
+        self.dtype = check_float_dtype(dtype)
+
+    def __repr__(self) -> str:
+        return f"Softmax({self.features})"
+
+    def params(self) -> Mapping[str, Param]:
+        """No parameters."""
+        return {}
+
+    def forward(
+        self, X: FloatArray, *, train: bool, input_grad: bool = True
+    ) -> tuple[FloatArray, Backprop]:
+        """Stable softmax over axis 0; see the module docstring for the backward equation."""
+        check_input(X, self.features, self.dtype, repr(self))
+        Y = softmax(X)
+
+        def backprop(dY: FloatArray) -> FloatArray | None:
+            if not input_grad:
+                return None
+            with np.errstate(under="ignore"):
+                P = Y * dY
+                return P - Y * P.sum(axis=0, keepdims=True)
+
+        return Y, backprop
+
+
+class LogSoftmax:
+    r"""``Y = logsoftmax(Z)`` per column; ``dZ = dY − softmax(Z) ⊙ (1_K 1_Kᵀ dY)``.
+
+    Args:
+        features: number of classes ``K`` (rows of the input).
+        dtype: float32 (default) or float64.
+    """
+
+    def __init__(self, features: int, dtype: Any = np.float32) -> None:
+        self.features = _check_features(features)
+        self.dtype = check_float_dtype(dtype)
+
+    def __repr__(self) -> str:
+        return f"LogSoftmax({self.features})"
+
+    def params(self) -> Mapping[str, Param]:
+        """No parameters."""
+        return {}
+
+    def forward(
+        self, X: FloatArray, *, train: bool, input_grad: bool = True
+    ) -> tuple[FloatArray, Backprop]:
+        """Stable log-softmax over axis 0; see the module docstring for the backward equation."""
+        check_input(X, self.features, self.dtype, repr(self))
+        Y = log_softmax(X)
+
+        def backprop(dY: FloatArray) -> FloatArray | None:
+            if not input_grad:
+                return None
+            with np.errstate(under="ignore"):
+                return dY - np.exp(Y) * dY.sum(axis=0, keepdims=True)
+
+        return Y, backprop
