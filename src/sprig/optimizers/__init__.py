@@ -1,1 +1,48 @@
-"""sprig.optimizers"""
+"""Optimizers: update rules over flat parameter arrays (dense values or ``CSRMatrix.data``).
+
+``REGISTRY`` maps spec names to classes; every class is a frozen dataclass of its
+hyper-parameters (the learning rate is passed to ``step``, never stored).
+"""
+
+from .adam import Adam as Adam
+from .adam import AdamPerEntryState as AdamPerEntryState
+from .adam import AdamState as AdamState
+from .adam import AdamW as AdamW
+from .base import Optimizer as Optimizer
+from .base import per_entry as per_entry
+from .base import remap_state as remap_state
+from .base import state_arrays as state_arrays
+from .base import state_from_arrays as state_from_arrays
+from .momentum import Momentum as Momentum
+from .momentum import MomentumState as MomentumState
+from .nesterov import Nesterov as Nesterov
+from .sgd import SGD as SGD
+from .sgd import SGDState as SGDState
+
+#: Spec name -> optimizer class.
+REGISTRY: dict[str, type] = {
+    "sgd": SGD,
+    "gradient_descent": SGD,
+    "momentum": Momentum,
+    "nesterov": Nesterov,
+    "adam": Adam,
+    "adamw": AdamW,
+}
+
+__all__ = [
+    "REGISTRY",
+    "SGD",
+    "Adam",
+    "AdamPerEntryState",
+    "AdamState",
+    "AdamW",
+    "Momentum",
+    "MomentumState",
+    "Nesterov",
+    "Optimizer",
+    "SGDState",
+    "per_entry",
+    "remap_state",
+    "state_arrays",
+    "state_from_arrays",
+]
