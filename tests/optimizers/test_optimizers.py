@@ -327,7 +327,7 @@ def test_step_on_stale_state_names_the_field():
     opt = Adam()
     state = opt.init(W.data)
     W2, _ = W.edit(drop=[0])
-    with pytest.raises(ValueError, match="'m'.*remap_state"):
+    with pytest.raises(ValueError, match=r"'m'.*remap_state"):
         opt.step(W2.data, np.zeros(W2.nnz), state, lr=0.1)
 
 

@@ -26,8 +26,8 @@ class AdamState:
             ``t``; use ``per_entry_steps=True`` to restart it).
     """
 
-    m: FloatArray = per_entry(0.0)
-    v: FloatArray = per_entry(0.0)
+    m: FloatArray = per_entry(0.0)  # noqa: RUF009
+    v: FloatArray = per_entry(0.0)  # noqa: RUF009
     step: int = 0
 
 
@@ -42,9 +42,9 @@ class AdamPerEntryState:
             update is bias-corrected as the first step of a fresh Adam.
     """
 
-    m: FloatArray = per_entry(0.0)
-    v: FloatArray = per_entry(0.0)
-    step: IntArray = per_entry(0)
+    m: FloatArray = per_entry(0.0)  # noqa: RUF009
+    v: FloatArray = per_entry(0.0)  # noqa: RUF009
+    step: IntArray = per_entry(0)  # noqa: RUF009
 
 
 @dataclass(frozen=True)

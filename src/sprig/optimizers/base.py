@@ -25,10 +25,9 @@ dense update restricted to the stored entries.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
-
-import math
 
 import numpy as np
 

@@ -19,7 +19,7 @@ class MomentumState:
     Entries inserted by a topology edit start with ``Δ = 0``.
     """
 
-    delta: FloatArray = per_entry(0.0)
+    delta: FloatArray = per_entry(0.0)  # noqa: RUF009
 
 
 @dataclass(frozen=True)
