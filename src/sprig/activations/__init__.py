@@ -1,15 +1,13 @@
 """Element-wise activations: pure ``(value, derivative)`` pairs, and their registry.
 
-``REGISTRY`` maps each spec name (``Activation.name``) to its class.
+``REGISTRY`` maps each spec name (``Activation.name``) to its class. The stable primitives
+(``sigmoid``, ``softplus``, ``log_sigmoid``, ``softmax``, ``log_softmax``) live in
+:mod:`sprig.activations.functions` (not re-exported: ``sigmoid``/``softplus`` are also module
+names here).
 """
 
 from .base import Activation as Activation
 from .elu import ELU as ELU
-from .functions import log_sigmoid as log_sigmoid
-from .functions import log_softmax as log_softmax
-from .functions import sigmoid as sigmoid
-from .functions import softmax as softmax
-from .functions import softplus as softplus
 from .gelu import GELU as GELU
 from .identity import Identity as Identity
 from .relu import AllReLU as AllReLU
