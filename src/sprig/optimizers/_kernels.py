@@ -1,3 +1,4 @@
+# mypy: disable-error-code="no-untyped-def,call-overload"
 r"""Fused element-wise update loops for the optimizers (one pass, no temporaries).
 
 Each optimizer step reads and writes every entry once: a NumPy expression of the same rule
