@@ -72,7 +72,8 @@ def load_npz(path: str | os.PathLike[str], *, what: str = "file") -> tuple[dict[
     if path.stat().st_size == 0:
         raise CheckpointError(f"{what} {path} is empty")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        # open the file ourselves: np.load leaks the handle when the archive is corrupt
+        with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
         raise CheckpointError(f"{what} {path} is corrupt or not an .npz archive ({e})") from None
