@@ -209,7 +209,7 @@ class Dataset:
             x = np.asarray(x)
             if x.ndim < 2:
                 raise DataError(f"{name}: {part} needs a sample axis and features, got {x.shape}")
-            xs.append(x.reshape(x.shape[0], -1))
+            xs.append(x.reshape(x.shape[0], int(np.prod(x.shape[1:]))))
         ys = [_labels(f"{name}: y_train", y_train), _labels(f"{name}: y_test", y_test)]
         if num_classes is None:
             top = max((int(y.max()) for y in ys if y.size), default=0)

@@ -60,11 +60,15 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty (0 bytes); expected an .npz archive")
     try:
-        f = np.load(path, allow_pickle=False)
-        if not isinstance(f, Mapping):
-            raise DataError(f"{path} holds a single .npy array; expected an .npz archive")
-        with f:
-            return {k: np.asarray(f[k]) for k in f.files}
+        # Our own handle: np.load leaks the file it opened when the zip directory is bad.
+        with open(path, "rb") as fh:
+            f = np.load(fh, allow_pickle=False)
+            if not isinstance(f, Mapping):
+                raise DataError(f"{path} holds a single .npy array; expected an .npz archive")
+            with f:
+                return {k: np.asarray(f[k]) for k in f.files}
+    except DataError:
+        raise
     except _CORRUPT as e:
         raise DataError(f"{path} is not a readable .npz archive (corrupt or truncated): {e}") from e
 
@@ -86,7 +90,8 @@ def _images(x: np.ndarray, path: Any, key: str) -> tuple[np.ndarray, tuple[int, 
     if x.ndim == 3:  # (N, H, W) grayscale
         return x.reshape(len(x), -1), (1, x.shape[1], x.shape[2])
     if x.ndim == 4:
-        if x.shape[3] in (1, 3, 4) and x.shape[1] not in (1, 3, 4):  # (N, H, W, C)
+        chw = x.shape[1] in (1, 3) and x.shape[3] not in (1, 3)
+        if not chw and x.shape[3] in (1, 3, 4):  # (N, H, W, C)
             x = x.transpose(0, 3, 1, 2)
         c, h, w = x.shape[1:]
         return np.ascontiguousarray(x).reshape(len(x), -1), (c, h, w)
@@ -152,8 +157,9 @@ def load_npz(path: PathLike, *, name: str | None = None) -> Dataset:
     Keys ``x_train, y_train, x_test, y_test`` (sprig, Keras, ``shared/data``) or Nerva's
     ``Xtrain, Ttrain, Xtest, Ttest``, where ``T`` may be integer labels or one-hot rows
     (then ``num_classes`` is the one-hot width). Samples are flattened to rows: ``(N, H, W)``
-    gives ``image_shape=(1, H, W)``; ``(N, H, W, C)`` with ``C`` in 1, 3, 4 is treated as
-    ``HWC`` and made channel-planar, ``(N, C, H, W)`` is kept. A 2-D Nerva ``X`` of shape
+    gives ``image_shape=(1, H, W)``; a 4-D array whose last axis is 1, 3 or 4 is taken as
+    ``(N, H, W, C)`` and made channel-planar, unless axis 1 is 1 or 3 and the last axis is
+    not (then it is already ``(N, C, H, W)``). A 2-D Nerva ``X`` of shape
     ``(D, N)`` (column-wise files) is transposed. ``uint8`` features set ``pixel_max=255``.
     Other keys are ignored.
 
