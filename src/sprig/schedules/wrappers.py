@@ -1,0 +1,103 @@
+"""Schedules built from other schedules: linear warm-up and the per-epoch adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ..errors import ConfigError
+from .base import check_int, check_number, check_step
+
+
+def _check_schedule(schedule: object) -> None:
+    if not callable(schedule):
+        raise ConfigError(f"schedule must be a callable step -> lr, got {schedule!r}")
+
+
+@dataclass(frozen=True)
+class LinearWarmup:
+    r"""Linear warm-up for ``warmup_steps = W`` steps, then the wrapped schedule.
+
+    With ``f_i = start_factor + (1 − start_factor)·i/W`` (from ``start_factor`` to 1)::
+
+        shift=False (default):  η_i = f_i · s(i)   for i < W;   s(i)       for i >= W
+        shift=True:             η_i = f_i · s(0)   for i < W;   s(i − W)   for i >= W
+
+    With ``shift=False`` the wrapped schedule keeps absolute step indices (milestones, a
+    cosine's ``total_steps`` count from step 0, warm-up included; this is PyTorch's
+    ``ChainedScheduler(LinearLR, …)``). With ``shift=True`` it starts after the warm-up (as
+    ``SequentialLR(…, milestones=[W])``, or a cosine over ``total − W`` steps). Both are
+    continuous at ``i = W``. With the default ``start_factor=0`` step 0 has rate 0, as in
+    Hugging Face's warm-up schedules.
+
+    Args:
+        schedule: the schedule after (and under) the warm-up.
+        warmup_steps: ``W >= 0`` (0: the wrapped schedule unchanged).
+        start_factor: ``f_0`` in ``[0, 1]``.
+        shift: start the wrapped schedule after the warm-up.
+
+    Examples:
+        >>> from sprig.schedules import Constant, MultiStep
+        >>> s = LinearWarmup(Constant(1.0), warmup_steps=4)
+        >>> [s(i) for i in range(6)]
+        [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+        >>> s = LinearWarmup(MultiStep(1.0, (3,), 0.5), warmup_steps=2, shift=True)
+        >>> [s(i) for i in range(7)]
+        [0.0, 0.5, 1.0, 1.0, 1.0, 0.5, 0.5]
+    """
+
+    name: ClassVar[str] = "linear_warmup"
+    schedule: Callable[[int], float]
+    warmup_steps: int
+    start_factor: float = 0.0
+    shift: bool = False
+
+    def __post_init__(self) -> None:
+        _check_schedule(self.schedule)
+        check_int("warmup_steps", self.warmup_steps, 0)
+        check_number("start_factor", self.start_factor, 0.0, 1.0)
+        if not isinstance(self.shift, bool):
+            raise ConfigError(f"shift must be a bool, got {self.shift!r}")
+
+    def __call__(self, step: int) -> float:
+        """The learning rate at ``step``."""
+        i = check_step(step)
+        W = int(self.warmup_steps)
+        if i >= W:
+            return float(self.schedule(i - W if self.shift else i))
+        f0 = float(self.start_factor)
+        factor = f0 + (1.0 - f0) * i / W
+        return factor * float(self.schedule(0 if self.shift else i))
+
+
+@dataclass(frozen=True)
+class PerEpoch:
+    r"""Evaluate an epoch-indexed schedule over optimizer steps: ``η_i = s(i // n)``.
+
+    Nerva's schedules are called once per epoch with the epoch index; this adapter gives the
+    same rate to every step of an epoch of ``n = steps_per_epoch`` steps.
+
+    Examples:
+        >>> from sprig.schedules import StepBased
+        >>> s = PerEpoch(StepBased(1.0, 0.5, 1), steps_per_epoch=2)
+        >>> [s(i) for i in range(6)]
+        [0.5, 0.5, 0.25, 0.25, 0.125, 0.125]
+    """
+
+    name: ClassVar[str] = "per_epoch"
+    schedule: Callable[[int], float]
+    steps_per_epoch: int
+
+    def __post_init__(self) -> None:
+        _check_schedule(self.schedule)
+        check_int("steps_per_epoch", self.steps_per_epoch, 1)
+
+    def __call__(self, step: int) -> float:
+        """The learning rate at ``step``."""
+        return float(self.schedule(check_step(step) // self.steps_per_epoch))
+
+
+def per_epoch(schedule: Callable[[int], float], steps_per_epoch: int) -> PerEpoch:
+    """Function form of :class:`PerEpoch`."""
+    return PerEpoch(schedule, steps_per_epoch)
