@@ -53,7 +53,8 @@ def log_softmax(X: FloatArray) -> FloatArray:
     S = X - M
     with np.errstate(under="ignore"):
         lse = np.log(np.exp(S).sum(axis=0, keepdims=True))
-    return S - lse
+    out: FloatArray = S - lse
+    return out
 
 
 def softmax(X: FloatArray) -> FloatArray:
@@ -67,4 +68,5 @@ def softmax(X: FloatArray) -> FloatArray:
     M = X.max(axis=0, keepdims=True)
     with np.errstate(under="ignore"):
         E = np.exp(X - M)
-        return E / E.sum(axis=0, keepdims=True)
+        out: FloatArray = E / E.sum(axis=0, keepdims=True)
+    return out

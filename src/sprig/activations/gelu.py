@@ -35,9 +35,13 @@ class GELU(Activation):
 
     def value(self, Z: FloatArray) -> FloatArray:
         with np.errstate(under="ignore"):
-            return 0.5 * Z * (1 + erf(Z * _SQRT1_2))
+            Y: FloatArray = 0.5 * Z * (1 + erf(Z * _SQRT1_2))
+        return Y
 
     def derivative(self, Z: FloatArray, Y: FloatArray) -> FloatArray:
         C = np.clip(Z, -_PHI_CLIP, _PHI_CLIP)
         with np.errstate(under="ignore"):
-            return 0.5 * (1 + erf(Z * _SQRT1_2)) + C * (_INV_SQRT_2PI * np.exp(-0.5 * C * C))
+            D: FloatArray = 0.5 * (1 + erf(Z * _SQRT1_2)) + C * (
+                _INV_SQRT_2PI * np.exp(-0.5 * C * C)
+            )
+        return D

@@ -11,13 +11,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..typing import FloatArray
+from ..typing import BoolArray, FloatArray
 from .base import Activation
 
 
-def _select(
-    mask: FloatArray, where_true: float, where_false: float, like: FloatArray
-) -> FloatArray:
+def _select(mask: BoolArray, where_true: float, where_false: float, like: FloatArray) -> FloatArray:
     """``where(mask, a, b)`` as an array of ``like``'s dtype (no float64 upcast)."""
     t = like.dtype.type
     return np.where(mask, t(where_true), t(where_false))

@@ -156,7 +156,8 @@ class BatchNorm:
                 return None
             if not train:
                 scale = s if gamma is None else gamma * s
-                return dY * scale[:, None]
+                dX: FloatArray = dY * scale[:, None]
+                return dX
             dZ = dY if gamma is None else dY * gamma[:, None]
             dX = N * dZ
             dX -= dZ.sum(axis=1, keepdims=True)

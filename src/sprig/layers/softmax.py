@@ -58,7 +58,8 @@ class Softmax:
                 return None
             with np.errstate(under="ignore"):
                 P = Y * dY
-                return P - Y * P.sum(axis=0, keepdims=True)
+                dX: FloatArray = P - Y * P.sum(axis=0, keepdims=True)
+            return dX
 
         return Y, backprop
 
@@ -93,6 +94,7 @@ class LogSoftmax:
             if not input_grad:
                 return None
             with np.errstate(under="ignore"):
-                return dY - np.exp(Y) * dY.sum(axis=0, keepdims=True)
+                dX: FloatArray = dY - np.exp(Y) * dY.sum(axis=0, keepdims=True)
+            return dX
 
         return Y, backprop

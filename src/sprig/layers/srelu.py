@@ -98,6 +98,7 @@ class SReLU:
                 if not input_grad:
                     return None
                 one = self.dtype.type(1)
-                return dY * np.where(L, al, np.where(R, ar, one))
+                dX: FloatArray = dY * np.where(L, al, np.where(R, ar, one))
+                return dX
 
         return Y, backprop

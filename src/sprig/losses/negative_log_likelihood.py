@@ -33,4 +33,5 @@ class NegativeLogLikelihood(Loss):
 
     def _grad_sum(self, Y: FloatArray, T: FloatArray) -> FloatArray:
         s = np.sum(Y * T, axis=0, keepdims=True)
-        return -T / s
+        G: FloatArray = -T / s
+        return G
