@@ -21,7 +21,8 @@ class ELU(Activation):
     ``exp`` is only evaluated on ``min(x, 0)`` (no overflow); ``f'(0) = α``. Cost: O(size).
 
     Args:
-        alpha: saturation value for ``x → −∞`` is ``−α`` (default 1.0, as PyTorch).
+        alpha: scale of the negative branch, ``f(x) → −α`` as ``x → −∞`` (default 1.0, as
+            PyTorch).
 
     References:
         Clevert, Unterthiner, Hochreiter, "Fast and Accurate Deep Network Learning by
