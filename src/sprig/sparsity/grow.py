@@ -44,8 +44,11 @@ __all__ = [
 
 Coords = tuple[IntArray, IntArray]
 
-#: Default bytes of one streamed gradient block in :func:`gradient_grow`.
-BLOCK_BYTES = 16 * 2**20
+#: Default memory budget of the streamed gradient blocks in :func:`gradient_grow`.
+BLOCK_BYTES = 32 * 2**20
+#: Bytes per block element counted against ``block_bytes``: the value, the candidate index
+#: (int64), its key and ``argpartition``'s index in the running merge (int64 each).
+_BYTES_PER_ELEMENT = 32
 
 
 class GrowCriterion(Protocol):
@@ -187,14 +190,15 @@ def gradient_grow(
     r"""RigL (Evci et al. 2020): the ``k`` free positions of largest ``|dL/dW|``.
 
     Needs ``info.sample = GradientSample(Xt, dYt)``. The dense gradient ``dW = dYt Xtᵀ`` is
-    never materialised: it is computed in blocks of ``b`` rows (``b · in · itemsize ≤
-    block_bytes``, at least one row) into one reused buffer; the stored (and excluded)
-    positions of the block are overwritten with ``-1`` (scores are ``|dW| ≥ 0``), and a running
-    top-``k`` keeps only entries above the current ``k``-th best score. Peak extra memory:
-    the block buffer plus at most ``9`` bytes per block element for the candidate mask and
-    index, plus ``O(k + nnz)``; with the default 16 MiB blocks about 60 MiB whatever the layer
-    size (measured by ``benchmarks/rigl_memory.py``: 16384 × 16384 layer, 1 % density,
-    ``N = 128`` — see that script's docstring). Time ``O(out · in · N)`` for the products.
+    never materialised: it is computed in blocks of ``b`` rows (``32 · b · in ≤ block_bytes``,
+    at least one row: 32 bytes per block element cover the value, the candidate indices and
+    the merge) into one reused buffer; the stored (and excluded) positions of the block are
+    overwritten with ``-1`` (scores are ``|dW| ≥ 0``), and a running top-``k`` keeps only
+    entries above the current ``k``-th best score. Peak extra memory ``≈ block_bytes +
+    ~20 bytes · k`` whatever the layer size (``benchmarks/rigl_memory.py`` measures it with
+    ``tracemalloc``: 16384 × 16384 layer, 1 % density, ``N = 128``, ``k = 0.3 nnz``; see that
+    script for the number). Time ``O(out · in · N)`` for the products (the exact criterion
+    needs every gradient entry).
 
     Ties are broken toward smaller flat keys. Returns ``min(k, free)`` positions.
     """
@@ -206,7 +210,7 @@ def gradient_grow(
     if k == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     dYt, Xt = sample.dYt, sample.Xt
-    b = max(1, min(rows, int(block_bytes) // max(1, cols * dYt.dtype.itemsize)))
+    b = max(1, min(rows, int(block_bytes) // max(1, cols * _BYTES_PER_ELEMENT)))
     buf = np.empty((b, cols), dtype=dYt.dtype)
     XtT = Xt.T
     best_keys = np.zeros(0, dtype=np.int64)
@@ -328,7 +332,8 @@ def snfs_redistribute(
         w = np.where(open_, m, 0.0)
         if w.sum() <= 0:
             w = np.where(open_, (cap - out).astype(np.float64), 0.0)
-        share = remaining * w / w.sum()
+        with np.errstate(under="ignore"):  # tiny momenta simply get nothing
+            share = remaining * (w / w.sum())
         base = np.floor(share).astype(np.int64)
         rest = remaining - int(base.sum())
         if rest:
