@@ -18,13 +18,13 @@ def test_every_sample_once_per_epoch_and_layout(digits):
     assert len(b) == 15  # 1438 rows: 14 full batches + 38 kept
     batches = list(b.epoch(2))
     assert len(batches) == 15 and batches[-1].Xt.shape == (64, 38)
-    seen = np.concatenate([bt.index for bt in batches])
+    seen = np.concatenate([bt.rows for bt in batches])
     np.testing.assert_array_equal(np.sort(seen), np.arange(len(y)))
     for bt in batches:
         assert bt.Xt.flags.c_contiguous and bt.Xt.dtype == np.float32
-        np.testing.assert_array_equal(bt.Xt, X[bt.index].T)
-        np.testing.assert_array_equal(bt.y, y[bt.index])
-        assert bt.Tt.shape == (10, len(bt.index))
+        np.testing.assert_array_equal(bt.Xt, X[bt.rows].T)
+        np.testing.assert_array_equal(bt.y, y[bt.rows])
+        assert bt.Tt.shape == (10, len(bt.rows))
         np.testing.assert_array_equal(bt.Tt.argmax(0), bt.y)
         np.testing.assert_array_equal(bt.Tt.sum(0), 1)
 
@@ -52,11 +52,11 @@ def test_resume_from_batch_k_gives_the_remaining_batches(digits):
     rest = list(fresh.epoch(3, start=17))
     assert len(rest) == len(full) - 17
     for x, r in zip(full[17:], rest, strict=True):
-        np.testing.assert_array_equal(x.index, r.index)
+        np.testing.assert_array_equal(x.rows, r.rows)
         np.testing.assert_array_equal(x.Xt, r.Xt)  # same augmentation draws too
         np.testing.assert_array_equal(x.Tt, r.Tt)
     assert list(b.epoch(3, start=len(b))) == []
-    np.testing.assert_array_equal(b.batch_indices(3, 17), full[17].index)
+    np.testing.assert_array_equal(b.batch_indices(3, 17), full[17].rows)
 
 
 def test_augmentation_rng_derived_from_seed_epoch_batch(digits):
@@ -70,7 +70,7 @@ def test_augmentation_rng_derived_from_seed_epoch_batch(digits):
     out = list(b.epoch(1))
     want = [np.random.default_rng([2, 1, k, AUGMENT_TAG]).integers(1 << 30) for k in range(3)]
     assert calls == want
-    np.testing.assert_array_equal(out[0].Xt, 2 * digits.x_train[out[0].index].T)
+    np.testing.assert_array_equal(out[0].Xt, 2 * digits.x_train[out[0].rows].T)
     # Distinct from the permutation stream of the same (seed, epoch).
     perm_draw = np.random.default_rng([2, 1]).integers(1 << 30)
     assert perm_draw not in calls
@@ -81,7 +81,7 @@ def test_drop_last_and_dtype(digits):
     batches = list(b.epoch(0))
     assert len(b) == 14 and all(bt.Xt.shape == (64, 100) for bt in batches)
     assert batches[0].Xt.dtype == np.float64 and batches[0].Tt.dtype == np.float64
-    assert len(np.unique(np.concatenate([bt.index for bt in batches]))) == 1400
+    assert len(np.unique(np.concatenate([bt.rows for bt in batches]))) == 1400
     # Fresh arrays each time: mutating a batch does not touch the next epoch's data.
     batches[0].Xt[:] = -1
     assert next(b.epoch(0)).Xt.min() >= 0

@@ -30,7 +30,7 @@ def main() -> None:
     y = y.astype(np.uint8)
 
     rs = np.random.RandomState(0)
-    test = []
+    test: list[int] = []
     for c in np.unique(y):
         idx = np.flatnonzero(y == c)
         rs.shuffle(idx)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..typing import FloatArray, IntArray
+from ..typing import BoolArray, FloatArray, IntArray
 
 
 def _reflect(i: IntArray, n: int) -> IntArray:
@@ -85,15 +85,15 @@ class RandomCropFlip:
                 f"RandomCropFlip({C}x{H}x{W}) expects a feature-major batch of shape "
                 f"({self.num_features}, B), got {Xt.shape}"
             )
-        B = Xt.shape[1]
-        dy = rng.integers(0, 2 * p + 1, size=B)
-        dx = rng.integers(0, 2 * p + 1, size=B)
+        B = int(Xt.shape[1])
+        dy: IntArray = rng.integers(0, 2 * p + 1, size=(B,))
+        dx: IntArray = rng.integers(0, 2 * p + 1, size=(B,))
         hs = np.arange(H)
         ws = np.arange(W)
         rows = dy[None, :] + hs[:, None] - p  # (H, B), padded-image coordinates shifted
         cols = dx[None, :] + ws[:, None] - p  # (W, B)
         if self.flip:
-            flipped = rng.random(B) < 0.5
+            flipped: BoolArray = rng.random((B,)) < 0.5
             cols = np.where(flipped[None, :], dx[None, :] + (W - 1 - ws)[:, None] - p, cols)
         X4 = Xt.reshape(C, H, W, B)
         b = np.arange(B)

@@ -48,7 +48,7 @@ class Batch(NamedTuple):
     """One-hot targets ``(K, B)``."""
     y: IntArray
     """Integer labels ``(B,)``."""
-    index: IntArray
+    rows: IntArray
     """Row indices of the samples in ``X`` ``(B,)``."""
 
 

@@ -63,7 +63,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         # Our own handle: np.load leaks the file it opened when the zip directory is bad.
         with open(path, "rb") as fh:
             f = np.load(fh, allow_pickle=False)
-            if not isinstance(f, Mapping):
+            if not isinstance(f, np.lib.npyio.NpzFile):
                 raise DataError(f"{path} holds a single .npy array; expected an .npz archive")
             with f:
                 return {k: np.asarray(f[k]) for k in f.files}
@@ -173,7 +173,7 @@ def load_npz(path: PathLike, *, name: str | None = None) -> Dataset:
 
 # --------------------------------------------------------------------------------- idx
 
-_IDX_DTYPES = {
+_IDX_DTYPES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),
