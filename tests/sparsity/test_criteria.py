@@ -97,11 +97,11 @@ def test_soft_magnitude_prefers_small_and_drops_zeros() -> None:
 
 def test_prune_errors() -> None:
     W = CSRMatrix.from_dense(np.eye(3))
-    with pytest.raises(ValueError, match="in \\[0, 3\\], got 4"):
+    with pytest.raises(ValueError, match=r"in \[0, 3\], got 4"):
         P.magnitude(W, 4)
-    with pytest.raises(ValueError, match="info.grad"):
+    with pytest.raises(ValueError, match=r"info\.grad"):
         P.sensitivity(W, 1, None, LayerInfo())
-    with pytest.raises(ValueError, match="expected \\(3,\\)"):
+    with pytest.raises(ValueError, match=r"expected \(3,\)"):
         P.mest()(W, 1, None, LayerInfo(grad=np.zeros(2)))
 
 
