@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -102,7 +103,7 @@ def check_range(
     name: str, x: float, lo: float, hi: float = math.inf, *, hi_open: bool = False
 ) -> None:
     """Raise :class:`~sprig.errors.ConfigError` unless ``lo <= x <= hi`` (``< hi`` if open)."""
-    ok = isinstance(x, int | float) and not isinstance(x, bool) and lo <= x
+    ok = isinstance(x, numbers.Real) and not isinstance(x, bool) and lo <= x
     ok = ok and (x < hi if hi_open else x <= hi)
     if not ok:
         bracket = ")" if hi_open else "]"
