@@ -192,3 +192,10 @@ def test_registry_names():
     for name, cls in REGISTRY.items():
         assert cls.name == name and dataclasses.is_dataclass(cls)
         assert cls().init(0, 3, 3, np.random.default_rng(0)).shape == (0,)
+
+
+def test_initializers_are_callable_like_init():
+    for cls in REGISTRY.values():
+        a = cls()(10, 4.0, 5.0, np.random.default_rng(9))
+        b = cls().init(10, 4.0, 5.0, np.random.default_rng(9))
+        np.testing.assert_array_equal(a, b)

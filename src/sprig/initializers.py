@@ -75,6 +75,11 @@ class AbstractInitializer:
         n = _check_n(n)
         return self._draw(n, fan_in, fan_out, rng)
 
+    def __call__(self, n: int, fan_in: Fan, fan_out: Fan, rng: np.random.Generator) -> FloatArray:
+        """Same as :meth:`init`, so an initializer is also a plain function
+        ``(n, fan_in, fan_out, rng) -> values`` (the layers' ``init=`` argument)."""
+        return self.init(n, fan_in, fan_out, rng)
+
     def _draw(self, n: int, fan_in: Fan, fan_out: Fan, rng: np.random.Generator) -> FloatArray:
         raise NotImplementedError
 
