@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from sprig.errors import ConfigError
-from sprig.specs.grammar import Call, SpecError, format_node, parse_call, parse_sequence, parse_value
+from sprig.specs.grammar import (
+    Call,
+    SpecError,
+    format_node,
+    parse_call,
+    parse_sequence,
+    parse_value,
+)
 
 
 def C(name, *args, **kwargs):
@@ -59,8 +66,10 @@ def test_call_column_points_at_the_name():
         ("ReLU;ReLU;Linear", (C("ReLU"), C("ReLU"), C("Linear"))),
         ("ReLU", (C("ReLU"),)),
         ("ReLU,ReLU,Linear", (C("ReLU"), C("ReLU"), C("Linear"))),
-        ("ReLU;AllReLU(0.3);SReLU(al=0,tl=0,ar=0,tr=1);Linear",
-         (C("ReLU"), C("AllReLU", 0.3), C("SReLU", al=0, tl=0, ar=0, tr=1), C("Linear"))),
+        (
+            "ReLU;AllReLU(0.3);SReLU(al=0,tl=0,ar=0,tr=1);Linear",
+            (C("ReLU"), C("AllReLU", 0.3), C("SReLU", al=0, tl=0, ar=0, tr=1), C("Linear")),
+        ),
         ("Momentum(0.9);Nesterov(0.9)", (C("Momentum", 0.9), C("Nesterov", 0.9))),
         ("3072;1024;1024;10", (3072, 1024, 1024, 10)),
         ("3072,1024,1024,10", (3072, 1024, 1024, 10)),

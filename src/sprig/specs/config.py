@@ -35,7 +35,6 @@ at the start of every epoch > 0 with ``grow`` (default ``random``) and ``grow_we
 from __future__ import annotations
 
 import difflib
-import json
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -486,6 +485,19 @@ class TrainConfig:
         Path(path).write_text(self.to_toml(), encoding="utf-8")
 
 
+def _toml_string(text: str) -> str:
+    """A TOML basic string: escape quote, backslash and control characters only."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -494,7 +506,7 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)  # "inf"/"nan" never occur: every float field is finite
     if isinstance(value, str):
-        return json.dumps(value)  # JSON string escapes are valid TOML basic-string escapes
+        return _toml_string(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {value!r} to TOML")
