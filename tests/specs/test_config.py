@@ -281,7 +281,7 @@ def test_unknown_and_missing_keys(tmp_path):
 def test_every_field_has_a_converter_and_every_nerva_flag_maps():
     from dataclasses import fields
 
-    names = {f.name for f in fields(TrainConfig) if not f.name.startswith("_")}
+    names = {f.name for f in fields(TrainConfig)}
     assert names == set(FIELDS)
     nerva_flags = [
         "--seed",

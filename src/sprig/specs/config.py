@@ -37,7 +37,7 @@ from __future__ import annotations
 import difflib
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -345,23 +345,19 @@ class TrainConfig:
     timer: str = "disabled"
     computation: str | None = None
     gradient_step: float = 0.0
-    # not a field: silence dataclass field ordering for the docs
-    _source: str = field(default="", compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        where = f"{self._source}: " if self._source else ""
-        try:
-            for f in fields(self):
-                if f.name in FIELDS:
-                    value = FIELDS[f.name].conv(getattr(self, f.name), f.name)
-                    object.__setattr__(self, f.name, value)
-            self._validate()
-        except ConfigError as err:
-            raise ConfigError(f"{where}{err}") from None
+        for f in fields(self):
+            value = FIELDS[f.name].conv(getattr(self, f.name), f.name)
+            object.__setattr__(self, f.name, value)
+        self._validate()
 
     # -- cross-field validation and broadcasting
     def _validate(self) -> None:
-        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+
+        def set_(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
         if not self.layers:
             raise ConfigError("layers must name at least one layer")
         n_linear = sum(layer.is_linear for layer in self.layers)
@@ -458,7 +454,10 @@ class TrainConfig:
         missing = [n for n in ("layers", "layer_sizes") if n not in kwargs]
         if missing:
             raise ConfigError(f"{where}missing required option(s): {', '.join(missing)}")
-        return cls(**kwargs, _source=source)
+        try:
+            return cls(**kwargs)
+        except ConfigError as err:
+            raise ConfigError(f"{where}{err}") from None
 
     @classmethod
     def from_toml(cls, path: str | Path) -> TrainConfig:

@@ -380,13 +380,13 @@ class Entry:
         for p, a in zip(self.params, args, strict=False):
             given[p.name] = a
         for key, value in kwargs:
-            p = self.param(key)
-            if p is None:
+            found = self.param(key)
+            if found is None:
                 valid = ", ".join(p.name for p in self.params) or "none"
                 raise ConfigError(f"unknown parameter {key!r} for {self.name}; valid: {valid}")
-            if p.name in given:
-                raise ConfigError(f"{self.name} {p.name} given twice")
-            given[p.name] = value
+            if found.name in given:
+                raise ConfigError(f"{self.name} {found.name} given twice")
+            given[found.name] = value
         out: dict[str, Any] = {}
         for p in self.params:
             if p.name in given:

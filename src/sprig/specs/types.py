@@ -342,7 +342,7 @@ def parse_schedule(text: str) -> ScheduleSpec:
 
 def parse_learning_rate(text: str | float) -> float | ScheduleSpec:
     """``--learning-rate``: a positive number (``0.01``) or a schedule (``Constant(0.01)``)."""
-    if isinstance(text, int | float) and not isinstance(text, bool):
+    if not isinstance(text, str):
         return Real(0.0, None, "neither").convert(text, "learning rate")
     nodes = parse_sequence(text)
     if len(nodes) == 1 and isinstance(nodes[0], int | float):
@@ -397,7 +397,7 @@ def parse_numbers(
     elif isinstance(text, int | float):
         nodes = (text,)
     else:
-        nodes = tuple(text)
+        nodes = tuple(text)  # type: ignore[arg-type]
     check = (
         Integer(None if low is None else int(low), None if high is None else int(high))
         if integer
