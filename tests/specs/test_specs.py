@@ -366,6 +366,8 @@ def test_unknown_name_lists_valid_names():
             "nesterov takes at most 2 arguments (momentum, weight_decay), got 3",
         ),
         (parse_layer, "ReLU(1)", "relu takes no arguments, got 1"),
+        (parse_layer, "ELU(1e400)", "elu alpha must be a finite number"),
+        (parse_layer, "ELU(1" + "0" * 400 + ")", "elu alpha must be a finite number"),
         (parse_optimizer, "Nesterov(0.9, momentum=0.9)", "nesterov momentum given twice"),
     ],
 )

@@ -158,7 +158,10 @@ class Real(Constraint):
     def convert(self, value: Any, what: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{what} must be a number, got {_got(value)}")
-        x = float(value)
+        try:
+            x = float(value)
+        except OverflowError:  # an int literal beyond float range
+            x = math.inf
         if not math.isfinite(x):
             raise ConfigError(f"{what} must be a finite number, got {value!r}")
         if not self.contains(x):
