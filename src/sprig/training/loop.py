@@ -137,6 +137,7 @@ class Trainer:
                 f"{model.out_features} outputs"
             )
         batches = self.batches(data)
+        st.probe = lambda: self._probe(batches)
         for cb in self.callbacks:
             cb.on_train_begin(st)
         while st.epoch < st.epochs and not st.stop_training:
@@ -146,6 +147,28 @@ class Trainer:
         return st.history
 
     # ------------------------------------------------------------------ internals
+    def _probe(self, batches: Batches) -> dict[int, Any]:
+        """Forward/backward on the first batch of the current epoch, no optimizer step.
+
+        Writes the parameter gradients of that batch and returns the per-layer taps. Buffers
+        (batch-norm running statistics) and the layers' random streams are restored, so the
+        probe leaves no other trace.
+        """
+        st = self.state
+        net = st.model.net
+        buffers = {k: np.array(v, copy=True) for k, v in net.buffers().items()}
+        rngs = [(r, dict(r.bit_generator.state)) for r in
+                (getattr(layer, "rng", None) for layer in net) if r is not None]
+        batch = next(batches.epoch(st.epoch))
+        taps: dict[int, Any] = {}
+        Y, backprop = st.model.forward_fm(batch.Xt, train=True, taps=taps)
+        backprop(self.loss.grad(Y, batch.Tt))
+        for k, v in net.buffers().items():
+            v[...] = buffers[k]
+        for r, s in rngs:
+            r.bit_generator.state = s
+        return taps
+
     def _run_epoch(self, data: Dataset, batches: Batches) -> None:
         st = self.state
         model, params = st.model, None

@@ -44,6 +44,9 @@ class TrainState:
     arrays: dict[str, Any] = field(default_factory=dict)
     rngs: dict[str, np.random.Generator] = field(default_factory=dict)
     stop_training: bool = False
+    #: set by the trainer: runs forward/backward (no step) on the current epoch's first batch
+    #: and returns the per-layer ``(X, dY)`` taps; used by epoch-unit DST updates.
+    probe: Any = None
     # running sums over the current epoch (restored on resume so metrics match exactly)
     loss_sum: float = 0.0
     correct: int = 0
