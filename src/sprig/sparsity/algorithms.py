@@ -242,6 +242,8 @@ class DSTAlgorithm:
         redistribute: SNFS: regrow the total pruned count across layers ∝ mean ``|momentum|``.
         exclude_dropped: the just-pruned positions may not be re-grown in the same update.
         new_values: ``(n, rng) -> values`` of grown entries; ``None``: zeros.
+        new_init: alternatively an initializer ``(n, fan_in, fan_out, rng) -> values`` called
+            with the layer's dense fan-in and fan-out (Nerva's ``--grow-weights``).
         record: per-run ITOP record (mutable; see :class:`TopologyRecord`).
     """
 
@@ -256,6 +258,7 @@ class DSTAlgorithm:
     redistribute: bool = False
     exclude_dropped: bool = False
     new_values: ValueSampler | None = None
+    new_init: Callable[..., Any] | None = None
     record: TopologyRecord = field(default_factory=TopologyRecord, repr=False)
 
     def __post_init__(self) -> None:
@@ -423,6 +426,10 @@ class DSTAlgorithm:
         values = None
         if self.new_values is not None and rows.size:
             values = np.asarray(self.new_values(rows.size, rng), dtype=W.dtype)
+        elif self.new_init is not None and rows.size:
+            fan_out, fan_in = W.shape
+            values = np.asarray(self.new_init(rows.size, float(fan_in), float(fan_out), rng),
+                                dtype=W.dtype)
         return Edit(drop, rows, cols, values)
 
 

@@ -211,6 +211,17 @@ _NONNEG_INT = Integer(0)
 _NONNEG = Real(0.0, None)
 _DENSITY = Real(0.0, 1.0, "right")
 
+_NORMALIZATIONS = ("auto", "none", "scale", "minmax", "standardize", "channel")
+
+
+def _normalization(value: Any, what: str) -> str:
+    """A normalization name; Nerva's bare ``--normalize`` flag (true) means standardize."""
+    value = _one(value, what)
+    if isinstance(value, bool) or str(value).lower() in ("true", "false"):
+        return "standardize" if str(value).lower() == "true" else "none"
+    return str(_choice(*_NORMALIZATIONS)(value, what))
+
+
 #: field name -> converter and one-line help (also the CLI's help text source).
 FIELDS: dict[str, _Field] = {
     # model
@@ -225,6 +236,10 @@ FIELDS: dict[str, _Field] = {
     "density_method": _Field(_choice("erk", "er", "uniform"), "how overall_density is split"),
     "dropouts": _Field(_numbers(False, 0.0, 1.0, "left"), "weight-dropout rate per linear layer"),
     "layer_weights": _Field(_specs(InitSpec), "initializer per linear layer (one = all)"),
+    "fan_in": _Field(
+        _choice("actual", "dense"),
+        "fan-in used by initializers of sparse layers: each row's stored count, or the dense width",
+    ),
     "optimizers": _Field(_specs(OptimizerSpec), "optimizer per layer (one = all)"),
     "learning_rate": _Field(_lr, "a number or a schedule spec"),
     "lr_scheduler": _Field(
@@ -241,7 +256,8 @@ FIELDS: dict[str, _Field] = {
         _text, "built-in name (mnist, cifar10, digits, checkerboard, mini) or .npz path"
     ),
     "dataset_kind": _Field(
-        _choice("auto", "npz", "builtin", "generated"), "how to read dataset (auto: by name/suffix)"
+        _choice("auto", "generated", "mnist", "fashion_mnist", "cifar10", "npz", "nerva", "csv"),
+        "how to read dataset (auto: by name/suffix; generated: checkerboard or mini)"
     ),
     "data_dir": _Field(_text, "directory holding the raw files of a built-in dataset"),
     "dataset_size": _Field(_scalar(Optional(_POS_INT)), "size of a generated dataset"),
@@ -249,7 +265,10 @@ FIELDS: dict[str, _Field] = {
         _scalar(Optional(_POS_INT)), "use a (stratified) subset of the training set"
     ),
     "test_size": _Field(_scalar(Optional(_POS_INT)), "use a subset of the test set"),
-    "normalize": _Field(_scalar(Bool()), "standardize the features"),
+    "normalize": _Field(
+        _normalization,
+        "none|scale|minmax|standardize|channel|auto (auto: minmax for images, else standardize)",
+    ),
     "augment": _Field(_scalar(Bool()), "augment images each epoch (crop + flip)"),
     "preprocessed": _Field(_text, "directory of per-epoch epoch<k>.npz files"),
     "save_dataset": _Field(_text, "write the dataset to this .npz"),
@@ -299,6 +318,7 @@ class TrainConfig:
     density_method: str = "erk"
     dropouts: tuple[float, ...] = (0.0,)  # per linear layer (Nerva's weight dropout)
     layer_weights: tuple[InitSpec, ...] = (InitSpec("xavier"),)  # per linear layer
+    fan_in: str = "actual"  # sparse layers: scale initial weights by each row's stored count
     optimizers: tuple[OptimizerSpec, ...] = (OptimizerSpec("sgd"),)  # per layer
     learning_rate: float | ScheduleSpec = 0.01
     lr_scheduler: ScheduleSpec | None = None
@@ -315,7 +335,7 @@ class TrainConfig:
     dataset_size: int | None = None
     train_size: int | None = None
     test_size: int | None = None
-    normalize: bool = False
+    normalize: str = "auto"
     augment: bool = False
     preprocessed: str | None = None
     save_dataset: str | None = None

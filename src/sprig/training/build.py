@@ -105,8 +105,12 @@ def build_layers(
     inits: Sequence[InitSpec | None] = (None,),
     dropouts: Sequence[float] = (0.0,),
     fan_in: str = "dense",
+    owners: list[int] | None = None,
 ) -> list[Layer]:
     """Nerva-style layer list → layers (module docstring for the conventions).
+
+    If ``owners`` is given, it receives for each built layer the index of the spec it came
+    from (per-layer optimizers are given per spec, as in Nerva).
 
     Raises:
         ConfigError: when the number of linear-type layers does not match ``sizes``.
@@ -123,9 +127,10 @@ def build_layers(
     out: list[Layer] = []
     j = 0
     width = sizes[0]
-    for spec in layer_specs:
+    for index, spec in enumerate(layer_specs):
         # every layer gets its own stream, derived from the model generator
         layer_rng = np.random.default_rng(rng.integers(2**63))
+        first = len(out)
         if not spec.is_linear:
             if spec.name == "batch_norm":
                 out.append(BatchNorm(width, dtype=dtype, **spec.kwargs))
@@ -133,6 +138,8 @@ def build_layers(
                 out.append(Dropout(width, rng=layer_rng, dtype=dtype, **spec.kwargs))
             else:  # pragma: no cover - the registry only has these non-linear kinds
                 raise ConfigError(f"unsupported layer {spec}")
+            if owners is not None:
+                owners.append(index)
             continue
         d_in, d_out, density = sizes[j], sizes[j + 1], float(densities[j])
         init = build_init(inits_l[j])
@@ -153,6 +160,8 @@ def build_layers(
             out.append(ActivationLayer(activations.REGISTRY[name](**kw), d_out, dtype=dtype))
         width = d_out
         j += 1
+        if owners is not None:
+            owners.extend([index] * (len(out) - first))
     return out
 
 

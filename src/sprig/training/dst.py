@@ -198,3 +198,61 @@ def topology_update_from_spec(
                          final_density=final_density)
     return TopologyUpdate(alg, seed=seed)
 
+
+
+def _prune_criterion(spec: Any) -> tuple[Any, float]:
+    """(criterion, fraction) for a prune spec."""
+    from ..sparsity import prune as P
+
+    kw = spec.kwargs
+    name = spec.name
+    if name == "threshold":
+        return P.threshold(kw["t"]), 0.0
+    if name == "mest":
+        return P.mest(kw.get("lam") or 1.0), kw["fraction"]
+    if name == "soft_magnitude":
+        return P.soft_magnitude(kw.get("temperature") or 1.0), kw["fraction"]
+    return P.PRUNE_CRITERIA[name], kw["fraction"]
+
+
+def _grow_criterion(spec: Any) -> Any:
+    from ..sparsity import grow as G
+
+    if spec is None or spec.name == "random":
+        return G.random_grow
+    if spec.name == "sampled_gradient":
+        c = spec.get("candidates") or 10.0
+
+        def grow(W: Any, k: int, rng: Any, info: Any = None, *, exclude: Any = None) -> Any:
+            return G.sampled_gradient_grow(W, k, rng, info, exclude=exclude, candidates=c)
+
+        return grow
+    return {"gradient": G.gradient_grow, "momentum": G.momentum_grow}[spec.name]
+
+
+def nerva_prune_grow(
+    prune: Any, grow: Any = None, grow_weights: Any = None, *, base: A.DSTAlgorithm | None = None
+) -> A.DSTAlgorithm:
+    """Nerva's ``--prune/--grow/--grow-weights``: prune then regrow as many at the start of
+    every epoch after the first (or replace ``base``'s criteria, keeping its schedule).
+
+    ``threshold(t)`` prunes every ``|w| ≤ t``; the others prune their ``fraction``. Grown
+    weights are drawn from ``grow_weights`` (Nerva's default: Xavier); just-pruned positions
+    are not regrown in the same update (as Nerva).
+    """
+    import dataclasses
+
+    from ..sparsity.schedules import UpdateSchedule, constant
+    from .build import build_init
+
+    criterion, fraction = _prune_criterion(prune)
+    grower = _grow_criterion(grow)
+    init = build_init(grow_weights)
+    if base is not None:
+        return dataclasses.replace(base, prune=criterion, grow=grower, new_init=init,
+                                   record=A.TopologyRecord())
+    name = "set" if prune.name == "set" else prune.name
+    return A.DSTAlgorithm(
+        name, criterion, grower, fraction=constant(fraction),
+        update=UpdateSchedule(every=1, unit="epoch"), exclude_dropped=True, new_init=init,
+    )

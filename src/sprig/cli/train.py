@@ -1,0 +1,264 @@
+"""``sprig train``: a :class:`~sprig.specs.config.TrainConfig` → a trained run directory.
+
+Everything a run needs is resolved first (seed, layer sizes, per-layer densities, the data),
+written to ``RUN_DIR/config.toml``, and that file alone rebuilds the run: ``sprig train
+--resume RUN_DIR`` reads it, rebuilds model and optimizers identically and loads the last
+checkpoint on top.
+
+Run directory::
+
+    config.toml      resolved configuration (reproduces the run exactly)
+    checkpoint.npz   latest full training state (atomic; see sprig.training.checkpoint)
+    metrics.jsonl    one JSON object per epoch (also metrics.csv)
+    weights.npz      final weights (sprig format, no pickle)
+    best.npz         weights of the best epoch (with keep_best)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.augmentation import RandomCropFlip
+from ..data.datasets import Dataset
+from ..data.loaders import load_dataset
+from ..data.normalization import Normalization
+from ..errors import ConfigError, DataError
+from ..io import atomic_write
+from ..models.mlp import MLP
+from ..runtime import set_num_threads
+from ..sparsity import density as density_mod
+from ..specs.config import TrainConfig
+from ..specs.types import OptimizerSpec
+from ..training.build import build_layers, build_loss, build_optimizer, build_schedule
+from ..training.callbacks import Callback, EarlyStopping, KeepBest, MetricsLogger, ProgressBar
+from ..training.checkpoint import Checkpoint, restore_checkpoint
+from ..training.dst import TopologyUpdate, make_algorithm, nerva_prune_grow
+from ..training.loop import Trainer
+
+DEFAULT_HIDDEN = (256, 256)
+DEFAULT_DENSITY = 0.1
+DENSE_TO_SPARSE = ("gmp", "granet")
+
+
+def resolve_data(config: TrainConfig) -> tuple[Dataset, Normalization]:
+    """Load, subset and normalize the dataset the config names (default: digits)."""
+    from ..data.generated import generate
+
+    name = config.dataset or "digits"
+    if config.dataset_kind == "generated" or name in ("checkerboard", "mini"):
+        data = generate(name, config.dataset_size or 2000, seed=config.seed or 0)
+    else:
+        kind = None if config.dataset_kind == "auto" else config.dataset_kind
+        data = load_dataset(name, kind=kind, root=config.data_dir)
+    if config.train_size is not None or config.test_size is not None:
+        if config.train_size is not None and config.train_size > len(data.y_train):
+            raise ConfigError(f"train_size {config.train_size} exceeds the {len(data.y_train)} "
+                              "training samples")
+        data = data.subset(config.train_size, config.test_size, seed=config.seed or 0)
+    method = config.normalize
+    if method == "auto":
+        method = "minmax" if data.image_shape is not None and data.pixel_max else "standardize"
+    norm = Normalization.fit(method, data.x_train, pixel_max=data.pixel_max,
+                             channels=data.image_shape[0] if data.image_shape else None)
+    return norm.apply_dataset(data), norm
+
+
+def resolve_config(config: TrainConfig, data: Dataset, *, sizes_given: bool,
+                   density_given: bool) -> TrainConfig:
+    """Fill what the user left open so the saved config reproduces the run exactly."""
+    changes: dict[str, Any] = {}
+    if config.seed is None:
+        changes["seed"] = int(np.random.SeedSequence().entropy % (2**31))
+    sizes = list(config.layer_sizes)
+    if not sizes_given:
+        n_lin = config.num_linear_layers
+        hidden = list(DEFAULT_HIDDEN)[: n_lin - 1] or []
+        hidden += [DEFAULT_HIDDEN[-1]] * (n_lin - 1 - len(hidden))
+        sizes = [data.num_features, *hidden, data.num_classes]
+        changes["layer_sizes"] = tuple(sizes)
+    if sizes[0] != data.num_features:
+        raise ConfigError(f"the first layer size is {sizes[0]} but the dataset "
+                          f"{data.name!r} has {data.num_features} features")
+    if sizes[-1] < data.num_classes:
+        raise ConfigError(f"the last layer size is {sizes[-1]} but the dataset "
+                          f"{data.name!r} has {data.num_classes} classes")
+    if config.densities is None:
+        overall = config.overall_density
+        if overall is None and not density_given:
+            overall = DEFAULT_DENSITY
+        if overall is None:
+            dens: tuple[float, ...] = (1.0,) * (len(sizes) - 1)
+        else:
+            shapes = density_mod.shapes_from_sizes(sizes)
+            dens = tuple(density_mod.densities(config.density_method, shapes, overall))
+        changes["densities"] = dens
+        changes["overall_density"] = None
+    return dataclasses.replace(config, **changes)
+
+
+def _optimizer_map(config: TrainConfig, owners: list[int]) -> dict[int, Any]:
+    specs: list[OptimizerSpec] = list(config.optimizers)
+    if config.weight_decay:
+        specs = [s.replace(weight_decay=config.weight_decay) if s.get("weight_decay") == 0
+                 else s for s in specs]
+    built = [build_optimizer(s) for s in specs]
+    return {i: built[owner] for i, owner in enumerate(owners)}
+
+
+def build_run(config: TrainConfig, data: Dataset, run_dir: Path, *, verbose: bool = True,
+              progress: bool = True) -> tuple[Trainer, TopologyUpdate | None]:
+    """Model, optimizers, schedule and callbacks for a resolved config."""
+    if config.threads is not None:
+        set_num_threads(config.threads)
+    seed = int(config.seed or 0)
+    dtype = np.dtype(config.dtype)
+    assert config.densities is not None
+    densities = list(config.densities)
+    dst_spec = config.dst
+    dense_to_sparse = dst_spec is not None and dst_spec.name in DENSE_TO_SPARSE
+    final_density = None
+    if dense_to_sparse:
+        assert dst_spec is not None
+        final_density = float(np.sum(np.array(densities) * _sizes(config)) / np.sum(_sizes(config)))
+        start_density = dst_spec.get("initial_density") or 1.0
+        densities = [min(start_density, 0.999999)] * len(densities)
+    owners: list[int] = []
+    layers = build_layers(config.layers, config.layer_sizes, densities,
+                          rng=np.random.default_rng([seed, 0x4D4F44]), dtype=dtype,
+                          inits=config.layer_weights, dropouts=config.dropouts, owners=owners,
+                          fan_in=config.fan_in)
+    if dense_to_sparse:  # dense-to-sparse algorithms start from full CSR layers
+        from ..layers.linear import SparseLinear
+
+        for k, layer in enumerate(layers):
+            if isinstance(layer, SparseLinear) and layer.weight.density >= 0.999:
+                layers[k] = _full_sparse(layer)
+    model = MLP(layers)
+    if config.load_weights:
+        from ..models.nerva_io import load_any_weights
+
+        load_any_weights(model, config.load_weights)
+    steps = _steps_per_epoch(config, len(data.y_train))
+    schedule = build_schedule(config.schedule, steps_per_epoch=steps, epochs=config.epochs)
+    callbacks: list[Callback] = []
+    topo: TopologyUpdate | None = None
+    if dst_spec is not None and dst_spec.name != "static":
+        alg = make_algorithm(dst_spec, epochs=config.epochs, steps_per_epoch=steps,
+                             final_density=final_density)
+        if config.prune is not None:
+            alg = nerva_prune_grow(config.prune, config.grow, config.grow_weights, base=alg)
+        topo = TopologyUpdate(alg, seed=seed)
+    elif config.prune is not None:
+        topo = TopologyUpdate(nerva_prune_grow(config.prune, config.grow, config.grow_weights),
+                              seed=seed)
+    if topo is not None:
+        callbacks.append(topo)
+    callbacks.append(Checkpoint(run_dir / "checkpoint.npz",
+                                every_steps=config.checkpoint_every * steps or None,
+                                config=config.to_dict()))
+    callbacks.append(MetricsLogger(run_dir))
+    if config.patience is not None:
+        callbacks.append(EarlyStopping("test_loss", patience=config.patience))
+    if config.keep_best:
+        callbacks.append(KeepBest("test_accuracy", path=run_dir / "best.npz", restore=True))
+    callbacks.append(ProgressBar(steps, disable=not progress))
+    augment = None
+    if config.augment:
+        if data.image_shape is None:
+            raise ConfigError(f"augment needs an image dataset; {data.name!r} has no image shape")
+        c, h, w = data.image_shape
+        augment = RandomCropFlip(c, h, w)
+    trainer = Trainer(
+        model, loss=build_loss(config.loss), optimizer=_optimizer_map(config, owners),
+        schedule=schedule, epochs=config.epochs, batch_size=config.batch_size, seed=seed,
+        callbacks=callbacks, clip_norm=config.clip or None, shuffle=not config.no_shuffle,
+        drop_last=config.drop_last, augment=augment,
+    )
+    return trainer, topo
+
+
+def _sizes(config: TrainConfig) -> Any:
+    s = config.layer_sizes
+    return np.array([s[i] * s[i + 1] for i in range(len(s) - 1)], dtype=np.float64)
+
+
+def _full_sparse(layer: Any) -> Any:
+    from ..layers.linear import SparseLinear
+
+    return SparseLinear(layer.in_features, layer.out_features, density=1.0, rng=layer.rng,
+                        dtype=layer.dtype, drop_connect=layer.drop_connect)
+
+
+def _steps_per_epoch(config: TrainConfig, n: int) -> int:
+    b = config.batch_size
+    if config.drop_last:
+        if b > n:
+            raise ConfigError(f"batch_size {b} exceeds the {n} training samples with drop_last")
+        return n // b
+    return -(-n // b)
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = Path(config.dataset or "digits").stem
+    return Path("runs") / f"{stamp}-{name}"
+
+
+def run_train(config: TrainConfig, *, sizes_given: bool, density_given: bool,
+              resume: Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """Train (or resume) a run; returns the last epoch's metrics."""
+    data, norm = resolve_data(config)
+    if resume is None:
+        config = resolve_config(config, data, sizes_given=sizes_given,
+                                density_given=density_given)
+        run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
+        if (run_dir / "checkpoint.npz").exists():
+            raise ConfigError(f"run directory {run_dir} already holds a run; use --resume "
+                              f"{run_dir} to continue it or choose another --run-dir")
+        config = dataclasses.replace(config, run_dir=str(run_dir))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(run_dir / "config.toml", lambda f: f.write(config.to_toml().encode()))
+    else:
+        run_dir = resume
+    if config.save_dataset:
+        from ..io import save_npz
+
+        save_npz(config.save_dataset, {"x_train": data.x_train, "y_train": data.y_train,
+                                       "x_test": data.x_test, "y_test": data.y_test})
+    trainer, _ = build_run(config, data, run_dir, progress=progress)
+    model = trainer.state.model
+    if resume is not None:
+        restore_checkpoint(trainer.state, run_dir / "checkpoint.npz")
+        print(f"resuming {run_dir} at epoch {trainer.state.epoch + 1}, batch "
+              f"{trainer.state.batch_in_epoch + 1} (step {trainer.state.step})", flush=True)
+    else:
+        print(model.summary(), flush=True)
+    (run_dir / "normalization.json").write_text(_json(norm.to_dict()))
+    t0 = time.perf_counter()
+    history = trainer.fit(data)
+    seconds = time.perf_counter() - t0
+    model.save_weights(run_dir / "weights.npz")
+    if config.save_weights:
+        from ..models.nerva_io import save_nerva_weights
+
+        save_nerva_weights(model, config.save_weights)
+    last = history[-1] if history else {}
+    acc = last.get("test_accuracy")
+    print(f"done: {len(history)} epochs in {seconds:.1f}s; "
+          + (f"test accuracy {acc:.4f}; " if acc is not None else "")
+          + f"run directory {run_dir}", flush=True)
+    return last
+
+
+def _json(obj: Any) -> str:
+    import json
+
+    return json.dumps(obj, indent=1)
+
+
+__all__ = ["DataError", "run_train"]
