@@ -137,7 +137,7 @@ class SparseMLPClassifier:
 
             cbs.append(topology_update_from_spec(self.dst, self.model_, epochs=self.epochs,
                                                  steps_per_epoch=steps, seed=self.seed))
-        cbs.append(ProgressBar(steps, disable=not self.verbose))
+        cbs.append(ProgressBar(steps, disable=not self.verbose, lines=self.verbose))
         trainer = Trainer(self.model_, loss=build_loss(parse_loss("softmax_cross_entropy")),
                           optimizer=build_optimizer(parse_optimizer(self.optimizer)),
                           schedule=schedule, epochs=self.epochs, batch_size=self.batch_size,

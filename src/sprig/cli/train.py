@@ -127,6 +127,8 @@ def build_run(config: TrainConfig, data: Dataset, run_dir: Path, *, verbose: boo
         final_density = float(np.sum(np.array(densities) * _sizes(config)) / np.sum(_sizes(config)))
         start_density = dst_spec.get("initial_density") or 1.0
         densities = [min(start_density, 0.999999)] * len(densities)
+    if config.init_pruning is not None:  # score a dense initialisation, then prune it
+        densities = [1.0] * len(densities)
     owners: list[int] = []
     layers = build_layers(config.layers, config.layer_sizes, densities,
                           rng=np.random.default_rng([seed, 0x4D4F44]), dtype=dtype,
@@ -139,6 +141,8 @@ def build_run(config: TrainConfig, data: Dataset, run_dir: Path, *, verbose: boo
             if isinstance(layer, SparseLinear) and layer.weight.density >= 0.999:
                 layers[k] = _full_sparse(layer)
     model = MLP(layers)
+    if config.init_pruning is not None:
+        model = _prune_at_init(model, config, data, list(config.densities), seed)
     if config.load_weights:
         from ..models.nerva_io import load_any_weights
 
@@ -180,6 +184,19 @@ def build_run(config: TrainConfig, data: Dataset, run_dir: Path, *, verbose: boo
         drop_last=config.drop_last, augment=augment,
     )
     return trainer, topo
+
+
+def _prune_at_init(model: MLP, config: TrainConfig, data: Dataset, densities: list[float],
+                   seed: int) -> MLP:
+    from ..data.batching import Batches
+    from ..sparsity.init_pruning import prune_at_init
+
+    batches = Batches(data.x_train, data.y_train, config.batch_size, seed=seed,
+                      num_classes=data.num_classes, dtype=model.dtype)
+    first = next(batches.epoch(0))
+    return prune_at_init(model, config.init_pruning or "random", densities,
+                         data=(first.Xt, first.Tt), loss=build_loss(config.loss),
+                         rng=np.random.default_rng([seed, 0x504149]))
 
 
 def _sizes(config: TrainConfig) -> Any:

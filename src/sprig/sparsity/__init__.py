@@ -37,6 +37,8 @@ from .grow import snfs_redistribute as snfs_redistribute
 from .info import GradientSample as GradientSample
 from .info import LayerInfo as LayerInfo
 from .info import momentum_of as momentum_of
+from .init_pruning import INIT_PRUNING_METHODS as INIT_PRUNING_METHODS
+from .init_pruning import prune_at_init as prune_at_init
 from .prune import PRUNE_CRITERIA as PRUNE_CRITERIA
 from .schedules import SoftMemoryBound as SoftMemoryBound
 from .schedules import UpdateSchedule as UpdateSchedule
@@ -46,4 +48,5 @@ REGISTRY = {
     "prune": PRUNE_CRITERIA,
     "grow": GROW_CRITERIA,
     "density": DENSITY_RULES,
+    "init_pruning": {name: prune_at_init for name in INIT_PRUNING_METHODS},
 }

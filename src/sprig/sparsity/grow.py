@@ -219,7 +219,8 @@ def gradient_grow(
     for r0 in range(0, rows, b):
         r1 = min(rows, r0 + b)
         blk = buf[: r1 - r0]
-        np.matmul(dYt[r0:r1], XtT, out=blk)
+        with np.errstate(under="ignore"):  # tiny gradient products are harmless
+            np.matmul(dYt[r0:r1], XtT, out=blk)
         np.abs(blk, out=blk)
         lo, hi = np.searchsorted(forbidden, [r0 * cols, r1 * cols])
         flat = blk.reshape(-1)

@@ -277,6 +277,10 @@ FIELDS: dict[str, _Field] = {
     "prune": _Field(_spec(PruneSpec, optional=True), "prune criterion (Nerva: every epoch > 0)"),
     "grow": _Field(_spec(GrowSpec, optional=True), "grow criterion (none = random)"),
     "grow_weights": _Field(_spec(InitSpec), "initializer of grown weights"),
+    "init_pruning": _Field(
+        lambda v, w: None if v is None else _choice("random", "snip", "grasp", "synflow")(v, w),
+        "choose the initial sparse topology by pruning a dense init: random|snip|grasp|synflow",
+    ),
     # training
     "clip": _Field(_scalar(_NONNEG), "clip the global gradient norm to this (0 = off)"),
     "weight_decay": _Field(
@@ -344,6 +348,7 @@ class TrainConfig:
     prune: PruneSpec | None = None
     grow: GrowSpec | None = None
     grow_weights: InitSpec = InitSpec("xavier")  # noqa: RUF009 (frozen, hashable)
+    init_pruning: str | None = None
     # training
     clip: float = 0.0
     weight_decay: float = 0.0

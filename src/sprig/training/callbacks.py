@@ -128,11 +128,13 @@ class KeepBest(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over the batches of each epoch with loss, accuracy and samples/s."""
+    """A tqdm bar over the batches of each epoch with loss, accuracy and samples/s, and one
+    summary line per epoch (``disable`` hides the bar, ``lines=False`` the summary lines)."""
 
-    def __init__(self, steps_per_epoch: int, disable: bool = False) -> None:
+    def __init__(self, steps_per_epoch: int, disable: bool = False, lines: bool = True) -> None:
         self.steps_per_epoch = steps_per_epoch
         self.disable = disable
+        self.lines = lines
         self.bar: Any = None
         self._t0 = 0.0
         self._seen = 0
@@ -159,7 +161,7 @@ class ProgressBar(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        if not self.disable:
+        if self.lines:
             parts = [f"epoch {logs['epoch']:>3}", f"lr {logs['lr']:.4g}",
                      f"loss {logs['train_loss']:.4f}", f"acc {logs['train_accuracy']:.4f}"]
             if "test_accuracy" in logs:

@@ -125,9 +125,12 @@ def restore_checkpoint(state: TrainState, path: str | os.PathLike[str]) -> dict[
         rng = getattr(layer, "rng", None)
         if isinstance(rng, np.random.Generator) and f"layer{i}" in rngs:
             set_np_rng_state(rng, rngs[f"layer{i}"])
-    for key, rng in state.rngs.items():
-        if key in rngs:
-            set_np_rng_state(rng, rngs[key])
+    for key, saved in rngs.items():
+        if key.startswith("layer"):
+            continue
+        # streams of callbacks that have not started yet are created here, ready for them
+        rng = state.rngs.setdefault(key, np.random.default_rng())
+        set_np_rng_state(rng, saved)
     return meta
 
 

@@ -147,6 +147,13 @@ class Trainer:
         return st.history
 
     # ------------------------------------------------------------------ internals
+    def _diverged(self, what: str) -> DivergenceError:
+        st = self.state
+        return DivergenceError(
+            f"{what} at epoch {st.epoch + 1}, batch {st.batch_in_epoch + 1} "
+            f"(step {st.step + 1}); lower the learning rate or check the data"
+        )
+
     def _probe(self, batches: Batches) -> dict[int, Any]:
         """Forward/backward on the first batch of the current epoch, no optimizer step.
 
@@ -186,17 +193,19 @@ class Trainer:
             taps: dict[int, Any] | None = (
                 {} if any(cb.wants_taps(st) for cb in self.callbacks) else None
             )
-            Y, backprop = model.forward_fm(batch.Xt, train=True, taps=taps)
-            value, dY = self.loss.value_and_grad(Y, batch.Tt)
+            try:
+                Y, backprop = model.forward_fm(batch.Xt, train=True, taps=taps)
+                value, dY = self.loss.value_and_grad(Y, batch.Tt)
+            except FloatingPointError as e:  # raised instead of NaN under np.errstate("raise")
+                raise self._diverged(f"forward pass failed ({e})") from None
             if not np.isfinite(value):
-                raise DivergenceError(
-                    f"loss became {value} at epoch {st.epoch + 1}, batch "
-                    f"{st.batch_in_epoch + 1} (step {st.step + 1}); lower the learning rate "
-                    "or check the data"
-                )
+                raise self._diverged(f"loss became {value}")
             t2 = time.perf_counter()
             tm["forward"] += t2 - t1
-            backprop(dY)
+            try:
+                backprop(dY)
+            except FloatingPointError as e:
+                raise self._diverged(f"backward pass failed ({e})") from None
             t3 = time.perf_counter()
             tm["backward"] += t3 - t2
             params = model.params()
