@@ -17,8 +17,9 @@ Each costs ``O(N · nnz)`` time and allocates nothing of size ``K × D``.
 
 Parallelism: rows (or columns) are split into blocks of roughly equal non-zero count
 (:func:`balanced_blocks`), and ``prange`` runs over blocks; products with fewer than
-:data:`SERIAL_WORK` multiply-adds run serially on the calling thread. The number of threads is Numba's
-(``sprig.set_num_threads``); no kernel queries it, which keeps the on-disk JIT cache valid.
+:data:`SERIAL_WORK` multiply-adds run serially on the calling thread. The number of threads is
+Numba's (``sprig.set_num_threads``); no kernel queries it, which keeps the on-disk JIT cache
+valid.
 """
 
 from __future__ import annotations
@@ -130,7 +131,8 @@ def _spmm_rows(r0, r1, indptr, indices, data, Xt, bias, out):  # pragma: no cove
             w0, w1, w2, w3 = data[k], data[k + 1], data[k + 2], data[k + 3]
             j0, j1, j2, j3 = indices[k], indices[k + 1], indices[k + 2], indices[k + 3]
             for t in range(n):
-                out[i, t] += (w0 * Xt[j0, t] + w1 * Xt[j1, t]) + (w2 * Xt[j2, t] + w3 * Xt[j3, t])
+                out[i, t] += ((w0 * Xt[j0, t] + w1 * Xt[j1, t])
+                              + (w2 * Xt[j2, t] + w3 * Xt[j3, t]))
             k += 4
         while k < end:
             w0 = data[k]
@@ -154,7 +156,8 @@ def _spmm_t_cols(c0, c1, col_ptr, row_idx, perm, data, dYt, out):  # pragma: no 
             w2, w3 = data[perm[p + 2]], data[perm[p + 3]]
             i0, i1, i2, i3 = row_idx[p], row_idx[p + 1], row_idx[p + 2], row_idx[p + 3]
             for t in range(n):
-                out[j, t] = (w0 * dYt[i0, t] + w1 * dYt[i1, t]) + (w2 * dYt[i2, t] + w3 * dYt[i3, t])
+                out[j, t] = ((w0 * dYt[i0, t] + w1 * dYt[i1, t])
+                             + (w2 * dYt[i2, t] + w3 * dYt[i3, t]))
             p += 4
         else:
             for t in range(n):
@@ -167,7 +170,8 @@ def _spmm_t_cols(c0, c1, col_ptr, row_idx, perm, data, dYt, out):  # pragma: no 
             w2, w3 = data[perm[p + 2]], data[perm[p + 3]]
             i0, i1, i2, i3 = row_idx[p], row_idx[p + 1], row_idx[p + 2], row_idx[p + 3]
             for t in range(n):
-                out[j, t] += (w0 * dYt[i0, t] + w1 * dYt[i1, t]) + (w2 * dYt[i2, t] + w3 * dYt[i3, t])
+                out[j, t] += ((w0 * dYt[i0, t] + w1 * dYt[i1, t])
+                              + (w2 * dYt[i2, t] + w3 * dYt[i3, t]))
             p += 4
         while p < end:
             w0 = data[perm[p]]
