@@ -20,8 +20,9 @@ def test_fit_predict_on_digits():
 
 def test_string_labels_and_determinism():
     d = load_digits()
-    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven",
-                      "eight", "nine"])
+    names = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
     a = SparseMLPClassifier((32,), epochs=2, seed=3).fit(d.x_train, names[d.y_train])
     b = SparseMLPClassifier((32,), epochs=2, seed=3).fit(d.x_train, names[d.y_train])
     assert set(a.predict(d.x_test[:20])) <= set(names)

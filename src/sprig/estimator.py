@@ -88,20 +88,21 @@ class SparseMLPClassifier:
         valid = self._param_names()
         for key, value in params.items():
             if key not in valid:
-                raise ValueError(f"invalid parameter {key!r} for SparseMLPClassifier; "
-                                 f"valid: {', '.join(valid)}")
+                raise ValueError(
+                    f"invalid parameter {key!r} for SparseMLPClassifier; valid: {', '.join(valid)}"
+                )
             setattr(self, key, value)
         return self
 
     def __repr__(self) -> str:
         defaults = inspect.signature(type(self).__init__).parameters
-        changed = [f"{k}={v!r}" for k, v in self.get_params().items()
-                   if defaults[k].default != v]
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults[k].default != v]
         return f"SparseMLPClassifier({', '.join(changed)})"
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any, *, callbacks: list[Callback] | None = None
-            ) -> SparseMLPClassifier:
+    def fit(
+        self, X: Any, y: Any, *, callbacks: list[Callback] | None = None
+    ) -> SparseMLPClassifier:
         """Train on ``X (N, D)`` and labels ``y (N,)`` (any hashable class labels)."""
         from .sparsity import density as density_mod
 
@@ -113,8 +114,9 @@ class SparseMLPClassifier:
         if len(self.classes_) < 2:
             raise DataError(f"need at least 2 classes, got {list(self.classes_)}")
         dtype = np.dtype(self.dtype)
-        data = Dataset.from_arrays(X, y_idx, X[:0], y_idx[:0], name="fit",
-                                   num_classes=len(self.classes_))
+        data = Dataset.from_arrays(
+            X, y_idx, X[:0], y_idx[:0], name="fit", num_classes=len(self.classes_)
+        )
         self.normalization_ = Normalization.fit(self.normalize, data.x_train)
         data = self.normalization_.apply_dataset(data)
         sizes = [X.shape[1], *map(int, self.hidden_layer_sizes), len(self.classes_)]
@@ -129,19 +131,29 @@ class SparseMLPClassifier:
         rng = np.random.default_rng(self.seed)
         self.model_: MLP = build_mlp(specs, sizes, densities, rng=rng, dtype=dtype)
         steps = -(-len(y) // self.batch_size)
-        schedule = build_schedule(parse_learning_rate(self.learning_rate),
-                                  steps_per_epoch=steps, epochs=self.epochs)
+        schedule = build_schedule(
+            parse_learning_rate(self.learning_rate), steps_per_epoch=steps, epochs=self.epochs
+        )
         cbs: list[Callback] = []
         if self.dst not in ("static", None):
             from .training.dst import topology_update_from_spec
 
-            cbs.append(topology_update_from_spec(self.dst, self.model_, epochs=self.epochs,
-                                                 steps_per_epoch=steps, seed=self.seed))
+            cbs.append(
+                topology_update_from_spec(
+                    self.dst, self.model_, epochs=self.epochs, steps_per_epoch=steps, seed=self.seed
+                )
+            )
         cbs.append(ProgressBar(steps, disable=not self.verbose, lines=self.verbose))
-        trainer = Trainer(self.model_, loss=build_loss(parse_loss("softmax_cross_entropy")),
-                          optimizer=build_optimizer(parse_optimizer(self.optimizer)),
-                          schedule=schedule, epochs=self.epochs, batch_size=self.batch_size,
-                          seed=self.seed, callbacks=cbs + list(callbacks or []))
+        trainer = Trainer(
+            self.model_,
+            loss=build_loss(parse_loss("softmax_cross_entropy")),
+            optimizer=build_optimizer(parse_optimizer(self.optimizer)),
+            schedule=schedule,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            seed=self.seed,
+            callbacks=cbs + list(callbacks or []),
+        )
         self.history_ = trainer.fit(data)
         self.n_features_in_ = X.shape[1]
         return self

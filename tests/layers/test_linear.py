@@ -16,10 +16,13 @@ def _inner(layer, X, R, train=True):
     return float(np.sum(R * Y))
 
 
-@pytest.mark.parametrize("make", [
-    lambda rng: Linear(5, 4, rng=rng, dtype=np.float64),
-    lambda rng: SparseLinear(5, 4, density=0.5, rng=rng, dtype=np.float64),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng: Linear(5, 4, rng=rng, dtype=np.float64),
+        lambda rng: SparseLinear(5, 4, density=0.5, rng=rng, dtype=np.float64),
+    ],
+)
 def test_finite_differences(make):
     rng = np.random.default_rng(0)
     layer = make(rng)
@@ -50,8 +53,9 @@ def test_sparse_equals_dense_reference(W, n, seed):
     Yd, bpd = dense.forward(X, train=True)
     np.testing.assert_allclose(Ys, Yd, atol=1e-10)
     np.testing.assert_allclose(bps(dY), bpd(dY), atol=1e-10)
-    np.testing.assert_allclose(sparse.weight_grad, dense.weight_grad[W.row_of, W.indices],
-                               atol=1e-10)
+    np.testing.assert_allclose(
+        sparse.weight_grad, dense.weight_grad[W.row_of, W.indices], atol=1e-10
+    )
     np.testing.assert_allclose(sparse.bias_grad, dense.bias_grad, atol=1e-10)
 
 
@@ -81,13 +85,16 @@ def test_drop_connect_is_inverted_and_off_in_eval(cls):
     assert 0.4 < zero_frac < 0.6
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"density": 0.0}, "density"),
-    ({"density": 1.2}, "density"),
-    ({}, "exactly one"),
-    ({"density": 0.5, "drop_connect": 1.0}, "drop_connect"),
-    ({"density": 0.5, "fan_in": "rows"}, "fan_in"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"density": 0.0}, "density"),
+        ({"density": 1.2}, "density"),
+        ({}, "exactly one"),
+        ({"density": 0.5, "drop_connect": 1.0}, "drop_connect"),
+        ({"density": 0.5, "fan_in": "rows"}, "fan_in"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SparseLinear(4, 3, **kwargs)

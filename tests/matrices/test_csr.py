@@ -33,8 +33,9 @@ def test_invariants_are_checked_at_construction():
     with pytest.raises(ValueError, match="column indices must lie"):
         CSRMatrix((2, 4), ip, np.array([1, 4, 0], np.int32), np.zeros(3, np.float32))
     with pytest.raises(ValueError, match="int64"):
-        CSRMatrix((2, 4), ip.astype(np.int32), np.array([0, 1, 0], np.int32),
-                  np.zeros(3, np.float32))
+        CSRMatrix(
+            (2, 4), ip.astype(np.int32), np.array([0, 1, 0], np.int32), np.zeros(3, np.float32)
+        )
     with pytest.raises(ValueError, match="float32 or float64"):
         CSRMatrix((2, 4), ip, np.array([0, 1, 0], np.int32), np.zeros(3, np.int32))
     # a row may start below the previous row's last column
@@ -50,8 +51,9 @@ def test_dense_and_scipy_round_trips(W):
     assert np.array_equal(B.toarray(), A)
     rows, cols = np.nonzero(A)
     perm = np.random.default_rng(0).permutation(len(rows))
-    C = CSRMatrix.from_coords(A.shape, rows[perm], cols[perm], A[rows, cols][perm],
-                              dtype=np.float64)
+    C = CSRMatrix.from_coords(
+        A.shape, rows[perm], cols[perm], A[rows, cols][perm], dtype=np.float64
+    )
     assert np.array_equal(C.toarray(), A)
 
 

@@ -46,8 +46,9 @@ def test_sparse_gradients_equal_dense_network_at_the_pattern():
     for i, layer in sparse.sparse_layers().items():
         dl = dense.net[i]
         W = layer.weight
-        np.testing.assert_allclose(layer.weight_grad, dl.weight_grad[W.row_of, W.indices],
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            layer.weight_grad, dl.weight_grad[W.row_of, W.indices], atol=1e-12
+        )
         np.testing.assert_allclose(layer.bias_grad, dl.bias_grad, atol=1e-12)
 
 
@@ -78,8 +79,9 @@ def test_gradients_and_one_optimizer_step_equal_torch():
     bp(loss.grad(Y.T.copy(), T.T.copy()).T)
     for k, layer in enumerate(sparse.sparse_layers().values()):
         W = layer.weight
-        np.testing.assert_allclose(layer.weight_grad, tw[k].grad.numpy()[W.row_of, W.indices],
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            layer.weight_grad, tw[k].grad.numpy()[W.row_of, W.indices], atol=1e-12
+        )
         np.testing.assert_allclose(layer.bias_grad, tb[k].grad.numpy(), atol=1e-12)
     # one momentum step equals torch.optim.SGD(momentum) with masked gradients
     opt_t = torch.optim.SGD([*tw, *tb], lr=0.1, momentum=0.9)
@@ -96,15 +98,27 @@ def test_gradients_and_one_optimizer_step_equal_torch():
 
 def test_save_and_load_weights_round_trip(tmp_path):
     rng = np.random.default_rng(0)
-    model = MLP([SparseLinear(6, 5, density=0.5, rng=rng), BatchNorm(5),
-                 ActivationLayer(ReLU(), 5), Linear(5, 3, rng=rng)])
+    model = MLP(
+        [
+            SparseLinear(6, 5, density=0.5, rng=rng),
+            BatchNorm(5),
+            ActivationLayer(ReLU(), 5),
+            Linear(5, 3, rng=rng),
+        ]
+    )
     X = rng.standard_normal((4, 6)).astype(np.float32)
     model.forward(X, train=True)  # moves batch-norm running statistics
     before = model.predict(X)
     path = tmp_path / "w.npz"
     model.save_weights(path)
-    other = MLP([SparseLinear(6, 5, density=0.2, rng=rng), BatchNorm(5),
-                 ActivationLayer(ReLU(), 5), Linear(5, 3, rng=rng)])
+    other = MLP(
+        [
+            SparseLinear(6, 5, density=0.2, rng=rng),
+            BatchNorm(5),
+            ActivationLayer(ReLU(), 5),
+            Linear(5, 3, rng=rng),
+        ]
+    )
     other.load_weights(path)
     np.testing.assert_array_equal(other.predict(X), before)
     assert other.net[0].weight.nnz == model.net[0].weight.nnz
@@ -140,8 +154,13 @@ def test_corrupt_weight_files(tmp_path, content):
 
 def test_summary_and_input_validation():
     rng = np.random.default_rng(0)
-    model = MLP([SparseLinear(6, 5, density=0.5, rng=rng), ActivationLayer(ReLU(), 5),
-                 SparseLinear(5, 3, nnz=4, rng=rng)])
+    model = MLP(
+        [
+            SparseLinear(6, 5, density=0.5, rng=rng),
+            ActivationLayer(ReLU(), 5),
+            SparseLinear(5, 3, nnz=4, rng=rng),
+        ]
+    )
     text = model.summary()
     assert "SparseLinear" in text and "stored weights: 19 of 45" in text
     with pytest.raises(DataError, match=r"\(N, 6\)"):

@@ -13,10 +13,31 @@ import pytest
 from conftest import shared_data
 
 ARGS = [
-    "--layers", "ReLU;Dropout(0.1);ReLU;Linear", "--layer-sizes", "784;128;64;10",
-    "--overall-density", "0.1", "--dst", "SET(0.3)", "--optimizers", "Momentum(0.9)",
-    "--learning-rate", "0.05", "--batch-size", "32", "--train-size", "6000",
-    "--test-size", "500", "--epochs", "4", "--seed", "7", "--threads", "1", "--no-progress",
+    "--layers",
+    "ReLU;Dropout(0.1);ReLU;Linear",
+    "--layer-sizes",
+    "784;128;64;10",
+    "--overall-density",
+    "0.1",
+    "--dst",
+    "SET(0.3)",
+    "--optimizers",
+    "Momentum(0.9)",
+    "--learning-rate",
+    "0.05",
+    "--batch-size",
+    "32",
+    "--train-size",
+    "6000",
+    "--test-size",
+    "500",
+    "--epochs",
+    "4",
+    "--seed",
+    "7",
+    "--threads",
+    "1",
+    "--no-progress",
 ]
 
 
@@ -33,11 +54,18 @@ def _weights(run_dir):
 def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     data = str(shared_data("mnist"))
     full, killed = tmp_path / "full", tmp_path / "killed"
-    subprocess.run(_sprig("train", "--dataset", data, "--run-dir", str(full), *ARGS),
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        _sprig("train", "--dataset", data, "--run-dir", str(full), *ARGS),
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
 
-    proc = subprocess.Popen(_sprig("train", "--dataset", data, "--run-dir", str(killed), *ARGS),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _sprig("train", "--dataset", data, "--run-dir", str(killed), *ARGS),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     metrics = killed / "metrics.jsonl"
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -53,8 +81,13 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
         meta = json.loads(str(z["__meta__"]))
     assert meta["epoch"] >= 2
 
-    out = subprocess.run(_sprig("train", "--resume", str(killed), "--no-progress"),
-                         check=True, capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        _sprig("train", "--resume", str(killed), "--no-progress"),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert "resuming" in out.stdout
     a, b = _weights(full), _weights(killed)
     assert a.keys() == b.keys()

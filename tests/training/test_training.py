@@ -6,14 +6,14 @@ import pytest
 from sprig.data.loaders import load_digits
 from sprig.data.normalization import normalize
 from sprig.errors import CheckpointError, DivergenceError
+from sprig.losses import SoftmaxCrossEntropy
 from sprig.optimizers import SGD, Adam, Momentum
 from sprig.specs.types import parse_layers
 from sprig.training.build import build_mlp
 from sprig.training.callbacks import Callback, EarlyStopping
 from sprig.training.checkpoint import restore_checkpoint, save_checkpoint
-from sprig.training.dst import make_algorithm, TopologyUpdate
+from sprig.training.dst import TopologyUpdate, make_algorithm
 from sprig.training.loop import Trainer
-from sprig.losses import SoftmaxCrossEntropy
 
 
 @pytest.fixture(scope="module")
@@ -23,13 +23,21 @@ def digits():
 
 def model(seed=0, density=0.2, layers="ReLU;ReLU;Linear", sizes=(64, 128, 64, 10)):
     rng = np.random.default_rng(seed)
-    return build_mlp(parse_layers(layers), list(sizes), [density] * (len(sizes) - 1), rng=rng,
-                     fan_in="actual")
+    return build_mlp(
+        parse_layers(layers), list(sizes), [density] * (len(sizes) - 1), rng=rng, fan_in="actual"
+    )
 
 
 def trainer(m, epochs=3, callbacks=(), optimizer=None, lr=0.05):
-    return Trainer(m, loss=SoftmaxCrossEntropy(), optimizer=optimizer or Momentum(0.9),
-                   schedule=lr, epochs=epochs, batch_size=32, callbacks=list(callbacks))
+    return Trainer(
+        m,
+        loss=SoftmaxCrossEntropy(),
+        optimizer=optimizer or Momentum(0.9),
+        schedule=lr,
+        epochs=epochs,
+        batch_size=32,
+        callbacks=list(callbacks),
+    )
 
 
 def test_trains_digits_and_reports_phases(digits):
@@ -45,41 +53,58 @@ def test_divergence_is_detected_with_the_step(digits):
         trainer(model(), lr=1e6, optimizer=SGD()).fit(digits)
 
 
-class Watch(Callback):
-    """Check every topology update from the outside: exact nnz, state aligned, kept values."""
+class Snapshot(Callback):
+    """Records every sparse layer's (keys, values) at each hook; put one before and one after
+    the topology update so that each update can be checked from the outside."""
 
     def __init__(self):
-        self.before = None
-        self.updates = 0
+        self.snap = None
+
+    def _take(self, state):
+        self.snap = {
+            i: (la.weight.keys.copy(), la.weight.data.copy())
+            for i, la in state.model.sparse_layers().items()
+        }
 
     def on_epoch_begin(self, state):
-        self._snap(state)
+        self._take(state)
 
     def on_batch_end(self, state, logs):
+        self._take(state)
+
+
+class Check(Snapshot):
+    """After each hook: optimizer state aligned with W; kept entries unchanged, new ones 0."""
+
+    def __init__(self, before):
+        super().__init__()
+        self.before = before
+        self.updates = 0
+
+    def _take(self, state):
+        super()._take(state)
         for i, layer in state.model.sparse_layers().items():
             assert len(layer.weight_grad) == layer.weight.nnz
             st = state.opt_states[f"{i}.weight"]
             for field in ("delta", "m", "v"):
                 if hasattr(st, field):
                     assert len(getattr(st, field)) == layer.weight.nnz
-        self._snap(state)
-
-    def _snap(self, state):
-        snap = {i: (l.weight.keys.copy(), l.weight.data.copy())
-                for i, l in state.model.sparse_layers().items()}
-        if self.before is not None:
-            for i, (keys, vals) in snap.items():
-                old_keys, old_vals = self.before[i]
-                if not np.array_equal(keys, old_keys):
-                    self.updates += 1
-                    # a kept position is still there after an update with a value that only
-                    # the optimizer step of this batch changed (finite)
-                    assert np.all(np.isfinite(vals))
-        self.before = snap
+            keys, vals = self.snap[i]
+            old_keys, old_vals = self.before.snap[i]
+            if np.array_equal(keys, old_keys):
+                continue
+            self.updates += 1
+            kept_new = np.isin(keys, old_keys)
+            kept_old = np.isin(old_keys, keys)
+            same = vals[kept_new] == old_vals[kept_old]
+            # a position pruned and regrown in the same update (RigL, MagRan) restarts at 0
+            assert np.all(same | (vals[kept_new] == 0))
+            assert np.all(vals[~kept_new] == 0)  # grown weights start at zero
 
 
-@pytest.mark.parametrize("spec", ["set", "magran", "rigl(every=10)", "snfs", "mest(every=1)",
-                                  "gmp", "granet(every=10)"])
+@pytest.mark.parametrize(
+    "spec", ["set", "magran", "rigl(every=10)", "snfs", "mest(every=1)", "gmp", "granet(every=10)"]
+)
 def test_every_algorithm_updates_the_topology_exactly(digits, spec):
     start_density = 1.0 if spec.split("(")[0] in ("gmp", "granet") else 0.2
     m = model(density=start_density)
@@ -88,14 +113,16 @@ def test_every_algorithm_updates_the_topology_exactly(digits, spec):
 
         for i, layer in list(enumerate(m.net)):
             if not isinstance(layer, SparseLinear) and hasattr(layer, "weight"):
-                m.net.layers[i] = SparseLinear(layer.in_features, layer.out_features,
-                                               density=1.0, rng=np.random.default_rng(i))
+                m.net.layers[i] = SparseLinear(
+                    layer.in_features, layer.out_features, density=1.0, rng=np.random.default_rng(i)
+                )
     nnz0 = {i: l.nnz for i, l in m.sparse_layers().items()}
     alg = make_algorithm(spec, epochs=3, steps_per_epoch=45, final_density=0.2)
-    watch = Watch()
+    before = Snapshot()
+    check = Check(before)
     cb = TopologyUpdate(alg, seed=1)
-    h = trainer(m, callbacks=[cb, watch], optimizer=Adam()).fit(digits)
-    assert watch.updates > 0, "the topology never changed"
+    h = trainer(m, callbacks=[before, cb, check], optimizer=Adam()).fit(digits)
+    assert check.updates > 0, "the topology never changed"
     stats = [u for row in h for u in row.get("dst", [])]
     assert stats, "no DST statistics in the metrics"
     nnz = {i: l.nnz for i, l in m.sparse_layers().items()}
@@ -118,8 +145,11 @@ def test_checkpoint_round_trip_in_process(tmp_path, digits):
     t.fit(digits)
     path = save_checkpoint(tmp_path / "c.npz", t.state, {"note": "x"})
     m2 = model(seed=99)
-    t2 = trainer(m2, epochs=2, callbacks=[TopologyUpdate(
-        make_algorithm("set", epochs=2, steps_per_epoch=45), seed=3)])
+    t2 = trainer(
+        m2,
+        epochs=2,
+        callbacks=[TopologyUpdate(make_algorithm("set", epochs=2, steps_per_epoch=45), seed=3)],
+    )
     meta = restore_checkpoint(t2.state, path)
     assert meta["config"] == {"note": "x"} and t2.state.step == t.state.step
     for k, v in m.state_dict().items():
@@ -134,6 +164,7 @@ def test_checkpoint_round_trip_in_process(tmp_path, digits):
 
 
 def test_early_stopping(digits):
-    h = trainer(model(), epochs=30, callbacks=[EarlyStopping("test_loss", patience=1)],
-                lr=0.5).fit(digits)
+    h = trainer(model(), epochs=30, callbacks=[EarlyStopping("test_loss", patience=1)], lr=0.5).fit(
+        digits
+    )
     assert len(h) < 30

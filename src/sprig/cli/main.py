@@ -16,26 +16,44 @@ from ..errors import DivergenceError, SprigError
 from ..specs.config import FIELDS, TrainConfig
 
 #: Options that are plain flags (``--info``) rather than ``--key VALUE``.
-_FLAGS = ("no_shuffle", "no_statistics", "keep_best", "drop_last", "info", "debug", "verbose",
-          "augment")
+_FLAGS = (
+    "no_shuffle",
+    "no_statistics",
+    "keep_best",
+    "drop_last",
+    "info",
+    "debug",
+    "verbose",
+    "augment",
+)
 #: Defaults of ``sprig train`` when no option says otherwise (the README's demo run).
-DEMO = {"layers": "ReLU;ReLU;Linear", "epochs": "30", "batch_size": "32",
-        "optimizers": "Momentum(0.9)", "learning_rate": "0.05"}
+DEMO = {
+    "layers": "ReLU;ReLU;Linear",
+    "epochs": "30",
+    "batch_size": "32",
+    "optimizers": "Momentum(0.9)",
+    "learning_rate": "0.05",
+}
 #: DST algorithm when neither --dst nor Nerva's --prune is given.
 DEFAULT_DST = "SET(0.3)"
 
 
 def _train_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser(
-        "train", help="train a sparse MLP",
+        "train",
+        help="train a sparse MLP",
         description="Train a truly sparse MLP. With no options: a 64-256-256-10 ReLU network at "
         "overall density 0.1 (ERK) with SET on the embedded digits dataset. Options mirror "
         "Nerva's mlp tool; specs use one grammar, e.g. --layers 'ReLU;ReLU;Linear' "
         "--optimizers 'Nesterov(0.9)' --learning-rate 'MultiStepLR(0.1; 50,75; 0.1)'.",
     )
     p.add_argument("--config", type=Path, help="TOML file of options (flags override it)")
-    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
-                   help="continue the run in RUN_DIR from its last checkpoint")
+    p.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its last checkpoint",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     for name, f in FIELDS.items():
         flag = "--" + name.replace("_", "-")
@@ -48,10 +66,19 @@ def _train_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--cifar10", metavar="DIR", help="CIFAR-10 from DIR (binary version or npz)")
     p.add_argument("--load-dataset", metavar="FILE", help="dataset .npz (Nerva or generic keys)")
     p.add_argument("--generate-dataset", metavar="NAME", help="checkerboard or mini")
-    p.add_argument("--learning-rate-scheduler", dest="lr_scheduler_alias", metavar="SPEC",
-                   help="alias of --lr-scheduler")
-    p.add_argument("--augmented", action="store_const", const="true", dest="augment_alias",
-                   help="alias of --augment")
+    p.add_argument(
+        "--learning-rate-scheduler",
+        dest="lr_scheduler_alias",
+        metavar="SPEC",
+        help="alias of --lr-scheduler",
+    )
+    p.add_argument(
+        "--augmented",
+        action="store_const",
+        const="true",
+        dest="augment_alias",
+        help="alias of --augment",
+    )
     p.add_argument("--manual", action="store_true", help="accepted for Nerva compatibility")
     return p
 
@@ -83,14 +110,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = TrainConfig.from_toml(cfg_path)
         extra = _options(args)
         if set(extra) - {"epochs", "threads"}:
-            raise SprigError("--resume takes only --epochs and --threads besides the run "
-                             f"directory (got {', '.join(sorted(extra))})")
+            raise SprigError(
+                "--resume takes only --epochs and --threads besides the run "
+                f"directory (got {', '.join(sorted(extra))})"
+            )
         if extra:
             import dataclasses
 
             config = dataclasses.replace(config, **extra)
-        run_train(config, sizes_given=True, density_given=True, resume=args.resume,
-                  progress=not args.no_progress)
+        run_train(
+            config,
+            sizes_given=True,
+            density_given=True,
+            resume=args.resume,
+            progress=not args.no_progress,
+        )
         return 0
     base: dict[str, Any] = {}
     if args.config is not None:
@@ -103,13 +137,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         opts["dst"] = DEFAULT_DST
     sizes_given = "layer_sizes" in user_keys
     if not sizes_given:
-        n_lin = sum(1 for _ in str(opts["layers"]).split(";")) if isinstance(
-            opts["layers"], str) else len(opts["layers"])
+        n_lin = (
+            sum(1 for _ in str(opts["layers"]).split(";"))
+            if isinstance(opts["layers"], str)
+            else len(opts["layers"])
+        )
         opts["layer_sizes"] = ";".join(["1"] * (n_lin + 1))  # placeholder, resolved from data
     config = TrainConfig.from_dict(opts, source="sprig train")
     density_given = bool(user_keys & {"densities", "overall_density"})
-    run_train(config, sizes_given=sizes_given, density_given=density_given,
-              progress=not args.no_progress)
+    run_train(
+        config, sizes_given=sizes_given, density_given=density_given, progress=not args.no_progress
+    )
     return 0
 
 

@@ -57,19 +57,25 @@ def resolve_data(config: TrainConfig) -> tuple[Dataset, Normalization]:
         data = load_dataset(name, kind=kind, root=config.data_dir)
     if config.train_size is not None or config.test_size is not None:
         if config.train_size is not None and config.train_size > len(data.y_train):
-            raise ConfigError(f"train_size {config.train_size} exceeds the {len(data.y_train)} "
-                              "training samples")
+            raise ConfigError(
+                f"train_size {config.train_size} exceeds the {len(data.y_train)} training samples"
+            )
         data = data.subset(config.train_size, config.test_size, seed=config.seed or 0)
     method = config.normalize
     if method == "auto":
         method = "minmax" if data.image_shape is not None and data.pixel_max else "standardize"
-    norm = Normalization.fit(method, data.x_train, pixel_max=data.pixel_max,
-                             channels=data.image_shape[0] if data.image_shape else None)
+    norm = Normalization.fit(
+        method,
+        data.x_train,
+        pixel_max=data.pixel_max,
+        channels=data.image_shape[0] if data.image_shape else None,
+    )
     return norm.apply_dataset(data), norm
 
 
-def resolve_config(config: TrainConfig, data: Dataset, *, sizes_given: bool,
-                   density_given: bool) -> TrainConfig:
+def resolve_config(
+    config: TrainConfig, data: Dataset, *, sizes_given: bool, density_given: bool
+) -> TrainConfig:
     """Fill what the user left open so the saved config reproduces the run exactly."""
     changes: dict[str, Any] = {}
     if config.seed is None:
@@ -82,11 +88,15 @@ def resolve_config(config: TrainConfig, data: Dataset, *, sizes_given: bool,
         sizes = [data.num_features, *hidden, data.num_classes]
         changes["layer_sizes"] = tuple(sizes)
     if sizes[0] != data.num_features:
-        raise ConfigError(f"the first layer size is {sizes[0]} but the dataset "
-                          f"{data.name!r} has {data.num_features} features")
+        raise ConfigError(
+            f"the first layer size is {sizes[0]} but the dataset "
+            f"{data.name!r} has {data.num_features} features"
+        )
     if sizes[-1] < data.num_classes:
-        raise ConfigError(f"the last layer size is {sizes[-1]} but the dataset "
-                          f"{data.name!r} has {data.num_classes} classes")
+        raise ConfigError(
+            f"the last layer size is {sizes[-1]} but the dataset "
+            f"{data.name!r} has {data.num_classes} classes"
+        )
     if config.densities is None:
         overall = config.overall_density
         if overall is None and not density_given:
@@ -104,14 +114,22 @@ def resolve_config(config: TrainConfig, data: Dataset, *, sizes_given: bool,
 def _optimizer_map(config: TrainConfig, owners: list[int]) -> dict[int, Any]:
     specs: list[OptimizerSpec] = list(config.optimizers)
     if config.weight_decay:
-        specs = [s.replace(weight_decay=config.weight_decay) if s.get("weight_decay") == 0
-                 else s for s in specs]
+        specs = [
+            s.replace(weight_decay=config.weight_decay) if s.get("weight_decay") == 0 else s
+            for s in specs
+        ]
     built = [build_optimizer(s) for s in specs]
     return {i: built[owner] for i, owner in enumerate(owners)}
 
 
-def build_run(config: TrainConfig, data: Dataset, run_dir: Path, *, verbose: bool = True,
-              progress: bool = True) -> tuple[Trainer, TopologyUpdate | None]:
+def build_run(
+    config: TrainConfig,
+    data: Dataset,
+    run_dir: Path,
+    *,
+    verbose: bool = True,
+    progress: bool = True,
+) -> tuple[Trainer, TopologyUpdate | None]:
     """Model, optimizers, schedule and callbacks for a resolved config."""
     if config.threads is not None:
         set_num_threads(config.threads)
@@ -130,10 +148,17 @@ def build_run(config: TrainConfig, data: Dataset, run_dir: Path, *, verbose: boo
     if config.init_pruning is not None:  # score a dense initialisation, then prune it
         densities = [1.0] * len(densities)
     owners: list[int] = []
-    layers = build_layers(config.layers, config.layer_sizes, densities,
-                          rng=np.random.default_rng([seed, 0x4D4F44]), dtype=dtype,
-                          inits=config.layer_weights, dropouts=config.dropouts, owners=owners,
-                          fan_in=config.fan_in)
+    layers = build_layers(
+        config.layers,
+        config.layer_sizes,
+        densities,
+        rng=np.random.default_rng([seed, 0x4D4F44]),
+        dtype=dtype,
+        inits=config.layer_weights,
+        dropouts=config.dropouts,
+        owners=owners,
+        fan_in=config.fan_in,
+    )
     if dense_to_sparse:  # dense-to-sparse algorithms start from full CSR layers
         from ..layers.linear import SparseLinear
 
@@ -152,19 +177,25 @@ def build_run(config: TrainConfig, data: Dataset, run_dir: Path, *, verbose: boo
     callbacks: list[Callback] = []
     topo: TopologyUpdate | None = None
     if dst_spec is not None and dst_spec.name != "static":
-        alg = make_algorithm(dst_spec, epochs=config.epochs, steps_per_epoch=steps,
-                             final_density=final_density)
+        alg = make_algorithm(
+            dst_spec, epochs=config.epochs, steps_per_epoch=steps, final_density=final_density
+        )
         if config.prune is not None:
             alg = nerva_prune_grow(config.prune, config.grow, config.grow_weights, base=alg)
         topo = TopologyUpdate(alg, seed=seed)
     elif config.prune is not None:
-        topo = TopologyUpdate(nerva_prune_grow(config.prune, config.grow, config.grow_weights),
-                              seed=seed)
+        topo = TopologyUpdate(
+            nerva_prune_grow(config.prune, config.grow, config.grow_weights), seed=seed
+        )
     if topo is not None:
         callbacks.append(topo)
-    callbacks.append(Checkpoint(run_dir / "checkpoint.npz",
-                                every_steps=config.checkpoint_every * steps or None,
-                                config=config.to_dict()))
+    callbacks.append(
+        Checkpoint(
+            run_dir / "checkpoint.npz",
+            every_steps=config.checkpoint_every * steps or None,
+            config=config.to_dict(),
+        )
+    )
     callbacks.append(MetricsLogger(run_dir))
     if config.patience is not None:
         callbacks.append(EarlyStopping("test_loss", patience=config.patience))
@@ -178,25 +209,45 @@ def build_run(config: TrainConfig, data: Dataset, run_dir: Path, *, verbose: boo
         c, h, w = data.image_shape
         augment = RandomCropFlip(c, h, w)
     trainer = Trainer(
-        model, loss=build_loss(config.loss), optimizer=_optimizer_map(config, owners),
-        schedule=schedule, epochs=config.epochs, batch_size=config.batch_size, seed=seed,
-        callbacks=callbacks, clip_norm=config.clip or None, shuffle=not config.no_shuffle,
-        drop_last=config.drop_last, augment=augment,
+        model,
+        loss=build_loss(config.loss),
+        optimizer=_optimizer_map(config, owners),
+        schedule=schedule,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=seed,
+        callbacks=callbacks,
+        clip_norm=config.clip or None,
+        shuffle=not config.no_shuffle,
+        drop_last=config.drop_last,
+        augment=augment,
     )
     return trainer, topo
 
 
-def _prune_at_init(model: MLP, config: TrainConfig, data: Dataset, densities: list[float],
-                   seed: int) -> MLP:
+def _prune_at_init(
+    model: MLP, config: TrainConfig, data: Dataset, densities: list[float], seed: int
+) -> MLP:
     from ..data.batching import Batches
     from ..sparsity.init_pruning import prune_at_init
 
-    batches = Batches(data.x_train, data.y_train, config.batch_size, seed=seed,
-                      num_classes=data.num_classes, dtype=model.dtype)
+    batches = Batches(
+        data.x_train,
+        data.y_train,
+        config.batch_size,
+        seed=seed,
+        num_classes=data.num_classes,
+        dtype=model.dtype,
+    )
     first = next(batches.epoch(0))
-    return prune_at_init(model, config.init_pruning or "random", densities,
-                         data=(first.Xt, first.Tt), loss=build_loss(config.loss),
-                         rng=np.random.default_rng([seed, 0x504149]))
+    return prune_at_init(
+        model,
+        config.init_pruning or "random",
+        densities,
+        data=(first.Xt, first.Tt),
+        loss=build_loss(config.loss),
+        rng=np.random.default_rng([seed, 0x504149]),
+    )
 
 
 def _sizes(config: TrainConfig) -> Any:
@@ -207,8 +258,14 @@ def _sizes(config: TrainConfig) -> Any:
 def _full_sparse(layer: Any) -> Any:
     from ..layers.linear import SparseLinear
 
-    return SparseLinear(layer.in_features, layer.out_features, density=1.0, rng=layer.rng,
-                        dtype=layer.dtype, drop_connect=layer.drop_connect)
+    return SparseLinear(
+        layer.in_features,
+        layer.out_features,
+        density=1.0,
+        rng=layer.rng,
+        dtype=layer.dtype,
+        drop_connect=layer.drop_connect,
+    )
 
 
 def _steps_per_epoch(config: TrainConfig, n: int) -> int:
@@ -226,17 +283,24 @@ def default_run_dir(config: TrainConfig) -> Path:
     return Path("runs") / f"{stamp}-{name}"
 
 
-def run_train(config: TrainConfig, *, sizes_given: bool, density_given: bool,
-              resume: Path | None = None, progress: bool = True) -> dict[str, Any]:
+def run_train(
+    config: TrainConfig,
+    *,
+    sizes_given: bool,
+    density_given: bool,
+    resume: Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Train (or resume) a run; returns the last epoch's metrics."""
     data, norm = resolve_data(config)
     if resume is None:
-        config = resolve_config(config, data, sizes_given=sizes_given,
-                                density_given=density_given)
+        config = resolve_config(config, data, sizes_given=sizes_given, density_given=density_given)
         run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
         if (run_dir / "checkpoint.npz").exists():
-            raise ConfigError(f"run directory {run_dir} already holds a run; use --resume "
-                              f"{run_dir} to continue it or choose another --run-dir")
+            raise ConfigError(
+                f"run directory {run_dir} already holds a run; use --resume "
+                f"{run_dir} to continue it or choose another --run-dir"
+            )
         config = dataclasses.replace(config, run_dir=str(run_dir))
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / "config.toml", lambda f: f.write(config.to_toml().encode()))
@@ -245,14 +309,24 @@ def run_train(config: TrainConfig, *, sizes_given: bool, density_given: bool,
     if config.save_dataset:
         from ..io import save_npz
 
-        save_npz(config.save_dataset, {"x_train": data.x_train, "y_train": data.y_train,
-                                       "x_test": data.x_test, "y_test": data.y_test})
+        save_npz(
+            config.save_dataset,
+            {
+                "x_train": data.x_train,
+                "y_train": data.y_train,
+                "x_test": data.x_test,
+                "y_test": data.y_test,
+            },
+        )
     trainer, _ = build_run(config, data, run_dir, progress=progress)
     model = trainer.state.model
     if resume is not None:
         restore_checkpoint(trainer.state, run_dir / "checkpoint.npz")
-        print(f"resuming {run_dir} at epoch {trainer.state.epoch + 1}, batch "
-              f"{trainer.state.batch_in_epoch + 1} (step {trainer.state.step})", flush=True)
+        print(
+            f"resuming {run_dir} at epoch {trainer.state.epoch + 1}, batch "
+            f"{trainer.state.batch_in_epoch + 1} (step {trainer.state.step})",
+            flush=True,
+        )
     else:
         print(model.summary(), flush=True)
     (run_dir / "normalization.json").write_text(_json(norm.to_dict()))
@@ -266,9 +340,12 @@ def run_train(config: TrainConfig, *, sizes_given: bool, density_given: bool,
         save_nerva_weights(model, config.save_weights)
     last = history[-1] if history else {}
     acc = last.get("test_accuracy")
-    print(f"done: {len(history)} epochs in {seconds:.1f}s; "
-          + (f"test accuracy {acc:.4f}; " if acc is not None else "")
-          + f"run directory {run_dir}", flush=True)
+    print(
+        f"done: {len(history)} epochs in {seconds:.1f}s; "
+        + (f"test accuracy {acc:.4f}; " if acc is not None else "")
+        + f"run directory {run_dir}",
+        flush=True,
+    )
     return last
 
 

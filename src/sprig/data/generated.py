@@ -31,5 +31,4 @@ def generate(name: str, size: int = 2000, *, seed: int = 0) -> Dataset:
         y = rng.integers(0, 2, size=n)
     else:
         raise ConfigError(f"unknown generated dataset {name!r}; allowed: checkerboard, mini")
-    return Dataset.from_arrays(X[:size], y[:size], X[size:], y[size:], name=name,
-                               num_classes=2)
+    return Dataset.from_arrays(X[:size], y[:size], X[size:], y[size:], name=name, num_classes=2)

@@ -116,7 +116,9 @@ class Linear(_AffineBase):
 
     def __repr__(self) -> str:
         extra = f", drop_connect={self.drop_connect}" if self.drop_connect else ""
-        return f"Linear({self.in_features}, {self.out_features}, bias={self.bias is not None}{extra})"
+        return (
+            f"Linear({self.in_features}, {self.out_features}, bias={self.bias is not None}{extra})"
+        )
 
     @property
     def nnz(self) -> int:

@@ -184,9 +184,7 @@ class CSRMatrix:
         return cls._from_sorted_keys((rows, cols), keys.astype(np.int64), vals)
 
     @classmethod
-    def from_dense(
-        cls, A: Any, *, pattern: Any = None, dtype: Any = None
-    ) -> CSRMatrix:
+    def from_dense(cls, A: Any, *, pattern: Any = None, dtype: Any = None) -> CSRMatrix:
         """Store the non-zeros of dense ``A`` (or the positions where ``pattern`` is true)."""
         A = np.asarray(A)
         if A.ndim != 2:
@@ -206,8 +204,9 @@ class CSRMatrix:
         S = sp.csr_array(S)
         S.sum_duplicates()
         S.sort_indices()
-        dt = check_float_dtype(dtype if dtype is not None else
-                               (S.dtype if S.dtype.kind == "f" else np.float32))
+        dt = check_float_dtype(
+            dtype if dtype is not None else (S.dtype if S.dtype.kind == "f" else np.float32)
+        )
         return cls(
             (int(S.shape[0]), int(S.shape[1])),
             np.ascontiguousarray(S.indptr, dtype=INDPTR_DTYPE),
@@ -248,8 +247,12 @@ class CSRMatrix:
     ) -> CSRMatrix:
         rows, cols = shape
         if cols == 0:
-            return cls(shape, np.zeros(rows + 1, INDPTR_DTYPE), np.zeros(0, INDEX_DTYPE),
-                       np.ascontiguousarray(values))
+            return cls(
+                shape,
+                np.zeros(rows + 1, INDPTR_DTYPE),
+                np.zeros(0, INDEX_DTYPE),
+                np.ascontiguousarray(values),
+            )
         r = keys // cols
         indptr = np.zeros(rows + 1, dtype=INDPTR_DTYPE)
         np.cumsum(np.bincount(r, minlength=rows), out=indptr[1:])
@@ -328,8 +331,11 @@ class CSRMatrix:
             raise ValueError("add_rows and add_cols must have equal length")
         if r.size and (r.min() < 0 or r.max() >= rows or c.min() < 0 or c.max() >= cols):
             raise ValueError(f"inserted coordinates out of range for shape {self.shape}")
-        vals = (np.zeros(r.size, self.dtype) if add_values is None
-                else np.asarray(add_values, dtype=self.dtype).reshape(-1))
+        vals = (
+            np.zeros(r.size, self.dtype)
+            if add_values is None
+            else np.asarray(add_values, dtype=self.dtype).reshape(-1)
+        )
         if vals.shape != r.shape:
             raise ValueError(f"add_values has {vals.size} values for {r.size} positions")
 

@@ -59,9 +59,7 @@ class MLP:
     def _to_fm(self, X: Any) -> FloatArray:
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.in_features:
-            raise DataError(
-                f"expected input of shape (N, {self.in_features}), got {X.shape}"
-            )
+            raise DataError(f"expected input of shape (N, {self.in_features}), got {X.shape}")
         if not np.all(np.isfinite(X)):
             raise DataError("input contains NaN or infinite values")
         X = np.ascontiguousarray(X, dtype=self.dtype)
@@ -95,8 +93,7 @@ class MLP:
         out = np.empty((X.shape[0], self.out_features), dtype=self.dtype)
         for s in range(0, X.shape[0], batch_size):
             idx = np.arange(s, min(s + batch_size, X.shape[0]))
-            Y, _ = self.net.forward(kernels.gather_transpose(X, idx), train=False,
-                                    input_grad=False)
+            Y, _ = self.net.forward(kernels.gather_transpose(X, idx), train=False, input_grad=False)
             out[idx] = Y.T
         return out
 
@@ -137,8 +134,12 @@ class MLP:
         for v in self.net.buffers().values():
             nbytes += v.nbytes
         total = sum(p.value.size for p in self.params().values())
-        return {"weights_nnz": nnz, "weights_dense": dense, "parameters": int(total),
-                "bytes": int(nbytes)}
+        return {
+            "weights_nnz": nnz,
+            "weights_dense": dense,
+            "parameters": int(total),
+            "bytes": int(nbytes),
+        }
 
     def summary(self) -> str:
         """A table of layers with shapes, stored weights, density and memory."""
@@ -150,14 +151,24 @@ class MLP:
                 nbytes = sum(p.value.nbytes for p in layer.params().values())
                 if isinstance(layer, SparseLinear):
                     nbytes += layer.weight.indices.nbytes + layer.weight.indptr.nbytes
-                rows.append((str(i), type(layer).__name__, shape, str(layer.nnz),
-                             f"{layer.nnz / dense:.4%}", _human(nbytes)))
+                rows.append(
+                    (
+                        str(i),
+                        type(layer).__name__,
+                        shape,
+                        str(layer.nnz),
+                        f"{layer.nnz / dense:.4%}",
+                        _human(nbytes),
+                    )
+                )
             else:
                 rows.append((str(i), repr(layer), "", "", "", ""))
         c = self.count()
         widths = [max(len(r[k]) for r in rows) for k in range(6)]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
-                 for r in rows]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows
+        ]
         lines.append(
             f"stored weights: {c['weights_nnz']} of {c['weights_dense']} "
             f"({c['weights_nnz'] / c['weights_dense']:.4%}); parameters: {c['parameters']}; "
@@ -246,8 +257,9 @@ class MLP:
         self.load_state_dict(arrays)
 
 
-def _stage_array(staged: list[tuple[Any, ...]], key: str, target: Any, state: Mapping[str, Any]
-                 ) -> None:
+def _stage_array(
+    staged: list[tuple[Any, ...]], key: str, target: Any, state: Mapping[str, Any]
+) -> None:
     value = np.asarray(state[key])
     if value.shape != target.shape:
         raise CheckpointError(f"{key} has shape {value.shape}, model has {target.shape}")

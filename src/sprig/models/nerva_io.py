@@ -19,7 +19,7 @@ from ..io import load_npz, save_npz
 from ..layers.linear import Linear, SparseLinear
 from ..matrices.csr import CSRMatrix
 from ..matrices.remap import Remap
-from .mlp import WEIGHTS_FORMAT, MLP
+from .mlp import MLP, WEIGHTS_FORMAT
 
 
 def save_nerva_weights(model: MLP, path: str | os.PathLike[str]) -> None:
@@ -28,8 +28,9 @@ def save_nerva_weights(model: MLP, path: str | os.PathLike[str]) -> None:
     for k, layer in enumerate(model.linear_layers().values(), start=1):
         W = layer.weight.toarray() if isinstance(layer, SparseLinear) else layer.weight
         arrays[f"W{k}"] = W
-        arrays[f"b{k}"] = (layer.bias if layer.bias is not None
-                           else np.zeros(layer.out_features, layer.dtype))
+        arrays[f"b{k}"] = (
+            layer.bias if layer.bias is not None else np.zeros(layer.out_features, layer.dtype)
+        )
     save_npz(path, arrays)
 
 
@@ -48,15 +49,20 @@ def load_nerva_weights(model: MLP, path: str | os.PathLike[str]) -> None:
         W = np.asarray(arrays[f"W{k}"])
         b = np.asarray(arrays.get(f"b{k}", np.zeros(layer.out_features)))
         if W.shape != (layer.out_features, layer.in_features):
-            raise CheckpointError(f"W{k} has shape {W.shape}, layer {k} needs "
-                                  f"{(layer.out_features, layer.in_features)}")
+            raise CheckpointError(
+                f"W{k} has shape {W.shape}, layer {k} needs "
+                f"{(layer.out_features, layer.in_features)}"
+            )
         if b.reshape(-1).shape != (layer.out_features,):
-            raise CheckpointError(f"b{k} has shape {b.shape}, layer {k} needs ({layer.out_features},)")
+            raise CheckpointError(
+                f"b{k} has shape {b.shape}, layer {k} needs ({layer.out_features},)"
+            )
         if not (np.all(np.isfinite(W)) and np.all(np.isfinite(b))):
             raise CheckpointError(f"W{k} or b{k} contains NaN or infinite values")
         staged.append((layer, W, b.reshape(-1)))
-    extra = [key for key in arrays if key[0] in "Wb" and key[1:].isdigit()
-             and int(key[1:]) > len(layers)]
+    extra = [
+        key for key in arrays if key[0] in "Wb" and key[1:].isdigit() and int(key[1:]) > len(layers)
+    ]
     if extra:
         raise CheckpointError(f"{path} has more layers than the model ({sorted(extra)[:3]})")
     for layer, W, b in staged:
@@ -77,4 +83,6 @@ def load_any_weights(model: MLP, path: str | os.PathLike[str]) -> None:
     elif "W1" in arrays:
         load_nerva_weights(model, path)
     else:
-        raise CheckpointError(f"{path} is neither a sprig weights file nor Nerva's W1, b1, … layout")
+        raise CheckpointError(
+            f"{path} is neither a sprig weights file nor Nerva's W1, b1, … layout"
+        )

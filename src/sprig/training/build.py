@@ -51,9 +51,7 @@ def build_optimizer(spec: OptimizerSpec) -> Any:
     return optimizers.REGISTRY[spec.name](**kwargs)
 
 
-def build_schedule(
-    spec: ScheduleSpec | float, *, steps_per_epoch: int, epochs: int
-) -> Schedule:
+def build_schedule(spec: ScheduleSpec | float, *, steps_per_epoch: int, epochs: int) -> Schedule:
     """Learning rate per optimizer step from a spec whose parameters are in epochs."""
     if isinstance(spec, int | float):
         return schedules.Constant(float(spec))
@@ -90,8 +88,9 @@ def _broadcast(values: Sequence[Any], n: int, what: str) -> list[Any]:
     if len(values) == 1:
         return values * n
     if len(values) != n:
-        raise ConfigError(f"{what}: expected 1 or {n} values (one per linear layer), "
-                          f"got {len(values)}")
+        raise ConfigError(
+            f"{what}: expected 1 or {n} values (one per linear layer), got {len(values)}"
+        )
     return values
 
 
@@ -144,11 +143,22 @@ def build_layers(
         d_in, d_out, density = sizes[j], sizes[j + 1], float(densities[j])
         init = build_init(inits_l[j])
         if density >= 1.0:
-            out.append(Linear(d_in, d_out, init=init, drop_connect=drops[j], rng=layer_rng,
-                              dtype=dtype))
+            out.append(
+                Linear(d_in, d_out, init=init, drop_connect=drops[j], rng=layer_rng, dtype=dtype)
+            )
         else:
-            out.append(SparseLinear(d_in, d_out, density=density, init=init, fan_in=fan_in,
-                                    drop_connect=drops[j], rng=layer_rng, dtype=dtype))
+            out.append(
+                SparseLinear(
+                    d_in,
+                    d_out,
+                    density=density,
+                    init=init,
+                    fan_in=fan_in,
+                    drop_connect=drops[j],
+                    rng=layer_rng,
+                    dtype=dtype,
+                )
+            )
         name, kw = spec.name, spec.kwargs
         if name == "srelu":
             out.append(SReLU(d_out, dtype=dtype, **kw))

@@ -85,8 +85,13 @@ class MetricsLogger(Callback):
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
-    def __init__(self, monitor: str = "test_loss", patience: int = 5, min_delta: float = 0.0,
-                 mode: str = "auto") -> None:
+    def __init__(
+        self,
+        monitor: str = "test_loss",
+        patience: int = 5,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+    ) -> None:
         if patience < 1:
             raise ValueError(f"patience must be >= 1, got {patience}")
         self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
@@ -107,8 +112,9 @@ class EarlyStopping(Callback):
 class KeepBest(Callback):
     """Keep the weights of the best epoch by ``monitor``; save them to ``path`` if given."""
 
-    def __init__(self, monitor: str = "test_accuracy", path: str | Path | None = None,
-                 restore: bool = False) -> None:
+    def __init__(
+        self, monitor: str = "test_accuracy", path: str | Path | None = None, restore: bool = False
+    ) -> None:
         self.monitor, self.path, self.restore = monitor, path, restore
         self.mode = "max" if "acc" in monitor else "min"
         self.best_value = -math.inf if self.mode == "max" else math.inf
@@ -142,9 +148,14 @@ class ProgressBar(Callback):
     def on_epoch_begin(self, state: TrainState) -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=self.steps_per_epoch, initial=state.batch_in_epoch,
-                        desc=f"epoch {state.epoch + 1}/{state.epochs}", leave=False,
-                        disable=self.disable, dynamic_ncols=True)
+        self.bar = tqdm(
+            total=self.steps_per_epoch,
+            initial=state.batch_in_epoch,
+            desc=f"epoch {state.epoch + 1}/{state.epochs}",
+            leave=False,
+            disable=self.disable,
+            dynamic_ncols=True,
+        )
         self._t0, self._seen = time.perf_counter(), 0
 
     def on_batch_end(self, state: TrainState, logs: dict[str, Any]) -> None:
@@ -152,9 +163,12 @@ class ProgressBar(Callback):
             return
         self._seen += logs["batch_size"]
         rate = self._seen / max(time.perf_counter() - self._t0, 1e-9)
-        self.bar.set_postfix(loss=f"{state.running_loss():.4f}",
-                             acc=f"{state.running_accuracy():.3f}", rate=f"{rate:.0f}/s",
-                             refresh=False)
+        self.bar.set_postfix(
+            loss=f"{state.running_loss():.4f}",
+            acc=f"{state.running_accuracy():.3f}",
+            rate=f"{rate:.0f}/s",
+            refresh=False,
+        )
         self.bar.update(1)
 
     def on_epoch_end(self, state: TrainState, logs: dict[str, Any]) -> None:
@@ -162,11 +176,17 @@ class ProgressBar(Callback):
             self.bar.close()
             self.bar = None
         if self.lines:
-            parts = [f"epoch {logs['epoch']:>3}", f"lr {logs['lr']:.4g}",
-                     f"loss {logs['train_loss']:.4f}", f"acc {logs['train_accuracy']:.4f}"]
+            parts = [
+                f"epoch {logs['epoch']:>3}",
+                f"lr {logs['lr']:.4g}",
+                f"loss {logs['train_loss']:.4f}",
+                f"acc {logs['train_accuracy']:.4f}",
+            ]
             if "test_accuracy" in logs:
-                parts += [f"test_loss {logs['test_loss']:.4f}",
-                          f"test_acc {logs['test_accuracy']:.4f}"]
+                parts += [
+                    f"test_loss {logs['test_loss']:.4f}",
+                    f"test_acc {logs['test_accuracy']:.4f}",
+                ]
             parts.append(f"{logs['seconds']:.2f}s")
             print("  ".join(parts), flush=True)
 

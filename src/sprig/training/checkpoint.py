@@ -43,8 +43,9 @@ def _rngs(state: TrainState) -> dict[str, Any]:
     return out
 
 
-def save_checkpoint(path: str | os.PathLike[str], state: TrainState,
-                    config: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike[str], state: TrainState, config: dict[str, Any] | None = None
+) -> Path:
     """Atomically write everything needed to resume ``state``."""
     arrays: dict[str, Any] = {f"model/{k}": v for k, v in state.model.state_dict().items()}
     for name, s in state.opt_states.items():
@@ -90,7 +91,7 @@ def restore_checkpoint(state: TrainState, path: str | os.PathLike[str]) -> dict[
     new_states = {}
     for name, old in state.opt_states.items():
         prefix = f"opt/{name}/"
-        fields = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        fields = {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}
         try:
             new_states[name] = state_from_arrays(type(old), fields)
         except (KeyError, TypeError) as e:
@@ -116,8 +117,11 @@ def restore_checkpoint(state: TrainState, path: str | os.PathLike[str]) -> dict[
     state.batch_in_epoch = int(meta["batch_in_epoch"])
     state.step = int(meta["step"])
     run = meta["running"]
-    state.loss_sum, state.correct, state.seen = float(run["loss_sum"]), int(run["correct"]), \
-        int(run["seen"])
+    state.loss_sum, state.correct, state.seen = (
+        float(run["loss_sum"]),
+        int(run["correct"]),
+        int(run["seen"]),
+    )
     state.history = list(meta["history"])
     state.extra = dict(meta["extra"])
     rngs = meta["rngs"]
@@ -141,8 +145,13 @@ class Checkpoint(Callback):
     sees the state after them.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, every_steps: int | None = None,
-                 config: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        every_steps: int | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> None:
         if every_steps is not None and every_steps < 1:
             raise ValueError(f"every_steps must be >= 1, got {every_steps}")
         self.path, self.every_steps, self.config = Path(path), every_steps, config

@@ -69,10 +69,12 @@ class TopologyUpdate(Callback):
         state.rngs.setdefault("dst", np.random.default_rng([self.seed, DST_TAG]))
         saved = state.extra.get("dst_record")
         if saved is not None:  # resuming: restore the ever-active record
-            self.algorithm.record.load_state_dict({
-                "initial_nnz": saved["initial_nnz"],
-                "ever_active": {k: state.arrays[f"dst_ever/{k}"] for k in saved["initial_nnz"]},
-            })
+            self.algorithm.record.load_state_dict(
+                {
+                    "initial_nnz": saved["initial_nnz"],
+                    "ever_active": {k: state.arrays[f"dst_ever/{k}"] for k in saved["initial_nnz"]},
+                }
+            )
         state.extra.setdefault("dst", {"updates": 0, "last_epoch": []})
 
     def on_epoch_begin(self, state: TrainState) -> None:
@@ -113,8 +115,9 @@ class TopologyUpdate(Callback):
                 sample = GradientSample(X, dY)
             info = LayerInfo(
                 grad=layer.weight_grad if self.needs_grad else None,
-                momentum=(momentum_of(state.opt_states[f"{i}.weight"])
-                          if self.needs_momentum else None),
+                momentum=(
+                    momentum_of(state.opt_states[f"{i}.weight"]) if self.needs_momentum else None
+                ),
                 sample=sample,
             )
             layers[str(i)] = (layer.weight, info)
@@ -161,11 +164,18 @@ def make_algorithm(
         return A.set_(kw.get("fraction", 0.3), every=kw.get("every", 1))
     if name == "magran":
         end = kw.get("end")
-        return A.magran(kw.get("fraction", 0.3), every=kw.get("every", 1),
-                        total=None if end is None else max(1, int(end * epochs)))
+        return A.magran(
+            kw.get("fraction", 0.3),
+            every=kw.get("every", 1),
+            total=None if end is None else max(1, int(end * epochs)),
+        )
     if name == "rigl":
-        return A.rigl(total, alpha=kw.get("fraction", 0.3), delta_t=kw.get("every", 100),
-                      end_fraction=kw.get("end", 0.75))
+        return A.rigl(
+            total,
+            alpha=kw.get("fraction", 0.3),
+            delta_t=kw.get("every", 100),
+            end_fraction=kw.get("end", 0.75),
+        )
     if name == "snfs":
         return A.snfs(epochs, prune_rate=kw.get("fraction", 0.5), every=kw.get("every", 1))
     if name == "mest":
@@ -180,24 +190,35 @@ def make_algorithm(
         init_d = kw.get("initial_density", 1.0)
         if name == "gmp":
             every = kw.get("every", max(1, (end - start) // 20))
-            return A.gmp(final_density, start=start, end=end, delta_t=every,
-                         initial_density=init_d)
+            return A.gmp(final_density, start=start, end=end, delta_t=every, initial_density=init_d)
         every = kw.get("every", max(1, (end - start) // 20))
-        return A.granet(final_density, start=start, end=end, total_steps=total, delta_t=every,
-                        initial_density=init_d, alpha=kw.get("fraction", 0.5))
+        return A.granet(
+            final_density,
+            start=start,
+            end=end,
+            total_steps=total,
+            delta_t=every,
+            initial_density=init_d,
+            alpha=kw.get("fraction", 0.5),
+        )
     raise ConfigError(f"unknown DST algorithm {name!r}")  # pragma: no cover
 
 
 def topology_update_from_spec(
-    spec: DSTSpec | str, model: Any, *, epochs: int, steps_per_epoch: int, seed: int = 0,
+    spec: DSTSpec | str,
+    model: Any,
+    *,
+    epochs: int,
+    steps_per_epoch: int,
+    seed: int = 0,
     final_density: float | None = None,
 ) -> TopologyUpdate:
     """:class:`TopologyUpdate` for ``spec`` (see :func:`make_algorithm`)."""
     del model
-    alg = make_algorithm(spec, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                         final_density=final_density)
+    alg = make_algorithm(
+        spec, epochs=epochs, steps_per_epoch=steps_per_epoch, final_density=final_density
+    )
     return TopologyUpdate(alg, seed=seed)
-
 
 
 def _prune_criterion(spec: Any) -> tuple[Any, float]:
@@ -249,10 +270,16 @@ def nerva_prune_grow(
     grower = _grow_criterion(grow)
     init = build_init(grow_weights)
     if base is not None:
-        return dataclasses.replace(base, prune=criterion, grow=grower, new_init=init,
-                                   record=A.TopologyRecord())
+        return dataclasses.replace(
+            base, prune=criterion, grow=grower, new_init=init, record=A.TopologyRecord()
+        )
     name = "set" if prune.name == "set" else prune.name
     return A.DSTAlgorithm(
-        name, criterion, grower, fraction=constant(fraction),
-        update=UpdateSchedule(every=1, unit="epoch"), exclude_dropped=True, new_init=init,
+        name,
+        criterion,
+        grower,
+        fraction=constant(fraction),
+        update=UpdateSchedule(every=1, unit="epoch"),
+        exclude_dropped=True,
+        new_init=init,
     )

@@ -102,8 +102,7 @@ class Trainer:
             raise ConfigError(f"clip_norm must be > 0, got {clip_norm!r}")
         self.loss = loss
         self.schedule: Schedule = (
-            (lambda step, lr=float(schedule): lr) if isinstance(schedule, int | float)
-            else schedule
+            (lambda step, lr=float(schedule): lr) if isinstance(schedule, int | float) else schedule
         )
         self.batch_size = batch_size
         self.seed = seed
@@ -116,10 +115,17 @@ class Trainer:
 
     def batches(self, data: Dataset) -> Batches:
         """The batch source for ``data``'s training split."""
-        return Batches(data.x_train, data.y_train, self.batch_size, shuffle=self.shuffle,
-                       seed=self.seed, drop_last=self.drop_last,
-                       num_classes=data.num_classes, dtype=self.state.model.dtype,
-                       augment=self.augment)
+        return Batches(
+            data.x_train,
+            data.y_train,
+            self.batch_size,
+            shuffle=self.shuffle,
+            seed=self.seed,
+            drop_last=self.drop_last,
+            num_classes=data.num_classes,
+            dtype=self.state.model.dtype,
+            augment=self.augment,
+        )
 
     def fit(self, data: Dataset) -> list[dict[str, Any]]:
         """Train until ``epochs`` are done (continuing from the state's counters), evaluating
@@ -164,8 +170,11 @@ class Trainer:
         st = self.state
         net = st.model.net
         buffers = {k: np.array(v, copy=True) for k, v in net.buffers().items()}
-        rngs = [(r, dict(r.bit_generator.state)) for r in
-                (getattr(layer, "rng", None) for layer in net) if r is not None]
+        rngs = [
+            (r, dict(r.bit_generator.state))
+            for r in (getattr(layer, "rng", None) for layer in net)
+            if r is not None
+        ]
         batch = next(batches.epoch(st.epoch))
         taps: dict[int, Any] = {}
         Y, backprop = st.model.forward_fm(batch.Xt, train=True, taps=taps)
@@ -243,8 +252,9 @@ class Trainer:
             "train_accuracy": st.running_accuracy(),
         }
         if len(data.y_test):
-            ev = evaluate(model, data.x_test, data.y_test, self.loss,
-                          batch_size=self.eval_batch_size)
+            ev = evaluate(
+                model, data.x_test, data.y_test, self.loss, batch_size=self.eval_batch_size
+            )
             row["test_loss"], row["test_accuracy"] = ev["loss"], ev["accuracy"]
         st.timers["evaluate"] = time.perf_counter() - t
         row["seconds"] = seconds
