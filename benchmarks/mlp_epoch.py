@@ -263,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
               f"measured on {args.samples} samples ({args.samples // BATCH} steps) and "
               f"scaled by {scale:g} to a 50,000-sample epoch")
     lines += [
-        "## Training epoch: sprig vs PyTorch (MLP 3072-1024-1024-10)",
+        f"## Training epoch: sprig vs PyTorch (MLP 3072-1024-1024-10, {args.threads} "
+        f"thread{'s' if args.threads > 1 else ''})",
         "",
         f"- Command: `{_report.command()}`",
         f"- Date: {_report.today()}",
@@ -336,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(text)
     if not args.no_write:
-        _report.write_section("mlp_epoch", text)
+        # the default (2-thread) run owns "mlp_epoch"; other thread counts get their own section
+        section = "mlp_epoch" if args.threads == 2 else f"mlp_epoch_threads{args.threads}"
+        _report.write_section(section, text)
         print(f"written to {_report.DOC}")
     return 0
 
