@@ -127,7 +127,7 @@ def build_run(
     data: Dataset,
     run_dir: Path,
     *,
-    verbose: bool = True,
+    norm: Normalization | None = None,
     progress: bool = True,
 ) -> tuple[Trainer, TopologyUpdate | None]:
     """Model, optimizers, schedule and callbacks for a resolved config."""
@@ -202,6 +202,7 @@ def build_run(
     if config.keep_best:
         callbacks.append(KeepBest("test_accuracy", path=run_dir / "best.npz", restore=True))
     callbacks.append(ProgressBar(steps, disable=not progress))
+    callbacks += _diagnostics(config, data, model)
     augment = None
     if config.augment:
         if data.image_shape is None:
@@ -221,8 +222,63 @@ def build_run(
         shuffle=not config.no_shuffle,
         drop_last=config.drop_last,
         augment=augment,
+        density_lr_power=config.density_lr_power,
+        evaluate=not config.no_statistics,
+        epoch_batches=(
+            _preprocessed(config, norm, model, seed) if config.preprocessed and norm else None
+        ),
     )
     return trainer, topo
+
+
+def _diagnostics(config: TrainConfig, data: Dataset, model: MLP) -> list[Callback]:
+    from ..data.batching import Batches
+    from ..training.diagnostics import Debug, GradientCheck, TimerReport
+
+    out: list[Callback] = []
+    if config.timer != "disabled":
+        out.append(TimerReport(config.timer))
+    if config.debug:
+        out.append(Debug(config.precision, config.edgeitems))
+    if config.gradient_step > 0:
+        first = next(
+            Batches(
+                data.x_train,
+                data.y_train,
+                config.batch_size,
+                shuffle=False,
+                num_classes=data.num_classes,
+                dtype=model.dtype,
+            ).epoch(0)
+        )
+        out.append(GradientCheck(config.gradient_step, build_loss(config.loss), first))
+    return out
+
+
+def _preprocessed(config: TrainConfig, norm: Normalization, model: MLP, seed: int) -> Any:
+    """Nerva's ``--preprocessed DIR``: epoch ``e`` trains on ``DIR/epoch<e>.npz``."""
+    from ..data.batching import Batches
+    from ..data.loaders import load_npz
+
+    folder = Path(config.preprocessed or ".")
+
+    def batches(epoch: int) -> Batches:
+        path = folder / f"epoch{epoch}.npz"
+        if not path.exists():
+            raise DataError(f"preprocessed data for epoch {epoch} not found: expected {path}")
+        data = norm.apply_dataset(load_npz(path))
+        return Batches(
+            data.x_train,
+            data.y_train,
+            config.batch_size,
+            shuffle=not config.no_shuffle,
+            seed=seed,
+            drop_last=config.drop_last,
+            num_classes=model.out_features,
+            dtype=model.dtype,
+        )
+
+    return batches
 
 
 def _prune_at_init(
@@ -318,7 +374,7 @@ def run_train(
                 "y_test": data.y_test,
             },
         )
-    trainer, _ = build_run(config, data, run_dir, progress=progress)
+    trainer, _ = build_run(config, data, run_dir, norm=norm, progress=progress)
     model = trainer.state.model
     if resume is not None:
         restore_checkpoint(trainer.state, run_dir / "checkpoint.npz")
@@ -328,7 +384,10 @@ def run_train(
             flush=True,
         )
     else:
+        print(config.to_toml(), flush=True)
         print(model.summary(), flush=True)
+    if config.info:
+        print(data, flush=True)
     (run_dir / "normalization.json").write_text(_json(norm.to_dict()))
     t0 = time.perf_counter()
     history = trainer.fit(data)
@@ -338,6 +397,8 @@ def run_train(
         from ..models.nerva_io import save_nerva_weights
 
         save_nerva_weights(model, config.save_weights)
+    if config.info:
+        print(model.summary(), flush=True)
     last = history[-1] if history else {}
     acc = last.get("test_accuracy")
     print(

@@ -283,6 +283,9 @@ FIELDS: dict[str, _Field] = {
     ),
     # training
     "clip": _Field(_scalar(_NONNEG), "clip the global gradient norm to this (0 = off)"),
+    "density_lr_power": _Field(
+        _scalar(_NONNEG), "SMET density-aware lr: sparse weights use lr·density^(−p) (0 = off)"
+    ),
     "weight_decay": _Field(
         _scalar(_NONNEG), "L2 penalty for every optimizer whose own weight_decay is 0"
     ),
@@ -351,6 +354,7 @@ class TrainConfig:
     init_pruning: str | None = None
     # training
     clip: float = 0.0
+    density_lr_power: float = 0.0
     weight_decay: float = 0.0
     patience: int | None = None
     keep_best: bool = False

@@ -75,6 +75,17 @@ class Trainer:
         shuffle, drop_last: batching options.
         augment: per-batch augmentation ``(Xt, rng) -> Xt``.
         eval_batch_size: batch size of evaluation passes.
+        density_lr_power: SMET's density-aware learning rate: the weight of a sparse layer
+            with density ``d`` is updated with ``lr · d^(−p)`` (biases and dense layers with
+            ``lr``). ``p = 1`` is SMET's released ``lr / density``; its published density
+            sweep (0.5 / 0.3 / 0.1 → 1e-3 / 2e-3 / 5e-3) is close to ``p = 1`` too; ``p = 0``
+            (default) turns scaling off. The factor is recomputed each step, so it follows
+            density changes of GMP/GraNet/SNFS.
+        evaluate: evaluate on the test split after each epoch (Nerva's ``--no-statistics``
+            turns it off).
+        epoch_batches: batches of epoch ``e`` when the training set changes per epoch
+            (Nerva's ``--preprocessed`` directories of ``epoch<e>.npz``); default: the same
+            dataset every epoch.
     """
 
     def __init__(
@@ -93,6 +104,9 @@ class Trainer:
         drop_last: bool = False,
         augment: Any = None,
         eval_batch_size: int = 1024,
+        density_lr_power: float = 0.0,
+        evaluate: bool = True,
+        epoch_batches: Callable[[int], Batches] | None = None,
     ) -> None:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
@@ -110,6 +124,11 @@ class Trainer:
         self.clip_norm = clip_norm
         self.shuffle, self.drop_last, self.augment = shuffle, drop_last, augment
         self.eval_batch_size = eval_batch_size
+        if not density_lr_power >= 0:
+            raise ConfigError(f"density_lr_power must be >= 0, got {density_lr_power!r}")
+        self.density_lr_power = float(density_lr_power)
+        self.evaluate = evaluate
+        self.epoch_batches = epoch_batches
         rules, states = init_optimizers(model, optimizer)
         self.state = TrainState(model=model, optimizers=rules, opt_states=states, epochs=epochs)
 
@@ -142,17 +161,29 @@ class Trainer:
                 f"the data has {data.num_classes} classes but the network has only "
                 f"{model.out_features} outputs"
             )
-        batches = self.batches(data)
-        st.probe = lambda: self._probe(batches)
+        default = self.batches(data)
+
+        def batches_of(epoch: int) -> Batches:
+            return default if self.epoch_batches is None else self.epoch_batches(epoch)
+
+        st.probe = lambda: self._probe(batches_of(st.epoch))
         for cb in self.callbacks:
             cb.on_train_begin(st)
         while st.epoch < st.epochs and not st.stop_training:
-            self._run_epoch(data, batches)
+            self._run_epoch(data, batches_of(st.epoch))
         for cb in self.callbacks:
             cb.on_train_end(st)
         return st.history
 
     # ------------------------------------------------------------------ internals
+    def _lr_scales(self) -> dict[str, float]:
+        out = {}
+        for i, layer in self.state.model.sparse_layers().items():
+            d = layer.weight.density
+            if d > 0:
+                out[f"{i}.weight"] = d ** (-self.density_lr_power)
+        return out
+
     def _diverged(self, what: str) -> DivergenceError:
         st = self.state
         return DivergenceError(
@@ -221,8 +252,11 @@ class Trainer:
             if self.clip_norm is not None:
                 clip_grad_norm([p.grad for p in params.values()], self.clip_norm)
             lr = float(self.schedule(st.step))
+            scale = self._lr_scales() if self.density_lr_power else {}
             for name, p in params.items():
-                st.optimizers[name].step(p.value, p.grad, st.opt_states[name], lr=lr)
+                st.optimizers[name].step(
+                    p.value, p.grad, st.opt_states[name], lr=lr * scale.get(name, 1.0)
+                )
             t4 = time.perf_counter()
             tm["optimizer"] += t4 - t3
             n = len(batch.y)
@@ -251,7 +285,7 @@ class Trainer:
             "train_loss": st.running_loss(),
             "train_accuracy": st.running_accuracy(),
         }
-        if len(data.y_test):
+        if self.evaluate and len(data.y_test):
             ev = evaluate(
                 model, data.x_test, data.y_test, self.loss, batch_size=self.eval_batch_size
             )
