@@ -33,7 +33,7 @@ position may be re-grown; it then counts as new (value and optimizer state reset
 
 In-time over-parameterization (ITOP, Liu et al. 2021): the algorithm keeps, per layer, the
 sorted ``int64`` flat keys of every position ever active (initial topology ∪ everything grown),
-merged with ``np.union1d``. Memory ``8`` bytes per ever-active position: ``8 · nnz₀`` at start,
+merged with a sorted union. Memory ``8`` bytes per ever-active position: ``8 · nnz₀`` at start,
 growing by at most the number of grown positions per update (never more than ``8 S``). The
 record lives in :attr:`DSTAlgorithm.record` (a mutable :class:`TopologyRecord` held by the
 otherwise frozen algorithm; one algorithm instance per training run) and assumes every
@@ -51,6 +51,7 @@ import numpy as np
 from ..errors import ConfigError, SprigError
 from ..matrices import CSRMatrix, Remap, nnz_from_density
 from ..matrices.csr import ValueSampler
+from ..matrices.keysets import union_sorted
 from ..typing import FloatArray, IntArray
 from . import grow as G
 from . import prune as P
@@ -182,7 +183,7 @@ class TopologyRecord:
             pos = np.minimum(np.searchsorted(ever, keys), max(ever.size - 1, 0))
             seen = ever[pos] == keys if ever.size else np.zeros(keys.size, bool)
             rate = float(1.0 - seen.mean())
-            ever = self.ever_active[name] = np.union1d(ever, keys)
+            ever = self.ever_active[name] = union_sorted(ever, keys)
         else:
             rate = 0.0
         size = W.shape[0] * W.shape[1]
@@ -376,7 +377,9 @@ class DSTAlgorithm:
         if self.prune is None or (n_prune <= 0 and pre_drop.size == 0):
             drop = np.asarray(pre_drop, dtype=np.int64)
         else:
-            keep = np.setdiff1d(np.arange(W.nnz, dtype=np.int64), pre_drop, assume_unique=True)
+            alive = np.ones(W.nnz, dtype=bool)
+            alive[pre_drop] = False
+            keep = np.flatnonzero(alive)
             Wk = W if pre_drop.size == 0 else W.edit(pre_drop)[0]
             ik = info if pre_drop.size == 0 else _sub_info(info, keep)
             if getattr(self.prune, "takes_fraction", False):
@@ -385,7 +388,7 @@ class DSTAlgorithm:
                     sel = np.sort(sel[P.smallest_k(np.abs(Wk.data[sel]), size - W.nnz)])
             else:
                 sel = self.prune(Wk, n_prune, rng, ik) if n_prune > 0 else np.zeros(0, np.int64)
-            drop = np.union1d(pre_drop, keep[sel]).astype(np.int64)
+            drop = union_sorted(pre_drop, keep[sel])
         kept = W.nnz - drop.size
         n_grow = 0 if self.grow is None else max(0, T - kept)
         return drop, n_grow

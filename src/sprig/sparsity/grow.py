@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..matrices import CSRMatrix
+from ..matrices.keysets import union_sorted, unique_sorted
 from ..typing import IntArray
 from .info import GradientSample, LayerInfo
 
@@ -70,11 +71,11 @@ def _forbidden(W: CSRMatrix, exclude: Any) -> IntArray:
     """Sorted unique flat keys that may not be grown: stored ∪ excluded."""
     if exclude is None or np.size(exclude) == 0:
         return W.keys
-    ex = np.unique(np.asarray(exclude, dtype=np.int64).reshape(-1))
+    ex = unique_sorted(exclude)
     size = W.shape[0] * W.shape[1]
     if ex.size and (ex[0] < 0 or ex[-1] >= size):
         raise ValueError(f"excluded keys must lie in [0, {size})")
-    return np.union1d(W.keys, ex)
+    return union_sorted(W.keys, ex)
 
 
 def _isin_sorted(keys: IntArray, sorted_set: IntArray) -> Any:
@@ -105,7 +106,7 @@ def sample_free_keys(size: int, forbidden: IntArray, k: int, rng: np.random.Gene
 
     ``forbidden`` must be sorted and unique. Rejection sampling: draw a batch of keys with
     replacement (sized by the expected acceptance rate), drop forbidden ones by
-    ``np.searchsorted`` and duplicates by ``np.unique``, repeat until ``k`` are accepted, then
+    ``np.searchsorted`` and duplicates by a sorted union, repeat until ``k`` are accepted, then
     keep a uniformly random ``k``-subset. The accepted set is exchangeable over the free
     positions, so the result is a uniform ``k``-subset. Cost ``O(k log(nnz + k))`` while at least
     a quarter of the positions are free; a nearly full matrix enumerates its free positions
@@ -127,7 +128,7 @@ def sample_free_keys(size: int, forbidden: IntArray, k: int, rng: np.random.Gene
         m = int(need / rate * 1.1) + 16
         draw = rng.integers(0, size, size=m, dtype=np.int64)
         draw = draw[~_isin_sorted(draw, forbidden)]
-        accepted = np.union1d(accepted, draw)
+        accepted = union_sorted(accepted, draw)
     if accepted.size > k:
         accepted = np.sort(rng.choice(accepted, size=k, replace=False))
     return accepted
