@@ -182,12 +182,70 @@ def test_smet_per_entry_step_restarts_for_regrown_entries() -> None:
     assert first["smet"] == pytest.approx(0.01, rel=1e-3)  # m scaled by t/W = 1/100
 
 
-class _LossLog(Callback):
-    def __init__(self) -> None:
-        self.losses: list[float] = []
-        self.updates: list[int] = []
+class _FirstStep(Callback):
+    """Records |first update| / lr of the entries a topology update at step ``at`` inserted."""
+
+    def __init__(self, at: int, lr: float) -> None:
+        self.at, self.lr = at, lr
+        self.keys: dict[int, Any] = {}
+        self.ratios: list[float] = []
 
     def on_batch_end(self, state: Any, logs: dict[str, Any]) -> None:
-        self.losses.append(float(logs["loss"]))
-        if state.extra.get("dst", {}).get("updates", 0) > len(self.updates):
-            self.updates.append(state.step)
+        layers = state.model.sparse_layers()
+        if state.step == self.at:  # just after the update (TopologyUpdate runs first)
+            assert state.extra["dst"]["updates"] == 1
+            for i, layer in layers.items():
+                W = layer.weight
+                self.keys[i] = W.keys[W.data == 0]  # inserted entries start at exactly 0
+        elif state.step == self.at + 1:
+            for i, layer in layers.items():
+                W = layer.weight
+                pos = np.searchsorted(W.keys, self.keys[i])
+                moved = np.abs(W.data[pos].astype(np.float64))
+                self.ratios += list(moved[moved > 0] / self.lr)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        # shared counter t = 1001: (1-β1)/(1-β1^t) · sqrt((1-β2^t)/(1-β2)) ≈ 2.515
+        ({}, 0.1 * np.sqrt((1 - 0.999**1001) / 0.001)),
+        ({"per_entry_steps": True}, 1.0),  # a fresh Adam's first step: lr · sign(g)
+        ({"per_entry_steps": True, "warmup_steps": 100}, 0.01),  # SMET: m scaled by 1/100
+    ],
+)
+def test_first_update_of_regrown_entries_through_the_trainer(
+    options: dict[str, Any], expected: float
+) -> None:
+    """End to end (Trainer + TopologyUpdate + state remap): the first update of the entries a
+    MagRan step inserts after 1000 optimizer steps, in units of lr."""
+    from sprig.data.loaders import load_dataset as load
+
+    set_num_threads(1)
+    data = load("digits")
+    data = Normalization.fit("standardize", data.x_train).apply_dataset(data)
+    sizes = [64, 64, 10]
+    model = build_mlp(
+        parse_layers("ReLU;Linear"),
+        sizes,
+        [0.2, 0.5],
+        rng=np.random.default_rng(5),
+        fan_in="actual",
+    )
+    lr = 1e-3
+    probe = _FirstStep(1000, lr)
+    alg = A.magran(0.3, every=1000, unit="step")
+    trainer = Trainer(
+        model,
+        loss=LOSSES["softmax_cross_entropy"](reduction="mean"),
+        optimizer=Adam(**options),
+        schedule=lr,
+        epochs=13,
+        batch_size=16,
+        seed=5,
+        callbacks=[TopologyUpdate(alg, seed=5), probe],
+    )
+    trainer.fit(data)
+    assert len(probe.ratios) > 20
+    # |g| >> eps for almost every entry, so the step is lr·factor·|g|/(|g| + eps·...) ≈ factor
+    assert np.median(probe.ratios) == pytest.approx(expected, rel=0.02)
