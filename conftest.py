@@ -1,0 +1,7 @@
+"""Root pytest configuration: doctests of optional modules run only where their extra is."""
+
+import importlib.util
+
+collect_ignore = []
+if importlib.util.find_spec("torch") is None:
+    collect_ignore.append("src/sprig/interop/torch.py")
