@@ -86,7 +86,7 @@ def load_source(path: str | Path, *, config: str | Path | None = None) -> Source
     fmt = meta.get("format")
     if fmt == FORMAT:
         kind = "checkpoint"
-        state = {k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")}
+        state = {k[len("model/") :]: v for k, v in arrays.items() if k.startswith("model/")}
         if not state:
             raise CheckpointError(f"checkpoint {p} holds no model weights")
     elif fmt == WEIGHTS_FORMAT:
@@ -95,9 +95,12 @@ def load_source(path: str | Path, *, config: str | Path | None = None) -> Source
         kind, state = "nerva", arrays
     else:
         raise CheckpointError(
-            f"{p} is neither a sprig checkpoint, a sprig weights file nor Nerva's W1, b1, … "
-            "layout"
+            f"{p} is neither a sprig checkpoint, a sprig weights file nor Nerva's W1, b1, … layout"
         )
+    for key, value in state.items():
+        a = np.asarray(value)
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise CheckpointError(f"{p}: {key} contains NaN or infinite values")
     if run_dir is None and (p.parent / "config.toml").is_file():
         run_dir = p.parent
     cfg = None
@@ -130,12 +133,21 @@ def build_model(config: Any) -> Any:
     from ..training.build import build_layers
 
     seed = int(config.seed or 0)
-    densities = list(config.densities) if config.densities is not None else [
-        config.overall_density or 1.0]
-    return MLP(build_layers(config.layers, config.layer_sizes, densities,
-                            rng=np.random.default_rng([seed, 0x4D4F44]),
-                            dtype=np.dtype(config.dtype), inits=config.layer_weights,
-                            dropouts=config.dropouts, fan_in=config.fan_in))
+    densities = (
+        list(config.densities) if config.densities is not None else [config.overall_density or 1.0]
+    )
+    return MLP(
+        build_layers(
+            config.layers,
+            config.layer_sizes,
+            densities,
+            rng=np.random.default_rng([seed, 0x4D4F44]),
+            dtype=np.dtype(config.dtype),
+            inits=config.layer_weights,
+            dropouts=config.dropouts,
+            fan_in=config.fan_in,
+        )
+    )
 
 
 def rebuild_model(config: Any, state: Mapping[str, Any]) -> Any:
@@ -157,13 +169,18 @@ def rebuild_model(config: Any, state: Mapping[str, Any]) -> Any:
     for i, layer in enumerate(layers):
         dtype = getattr(layer, "dtype", None)
         if isinstance(layer, Linear) and kinds.get(i) == "sparse":
-            W = CSRMatrix.from_dense(np.ones((layer.out_features, layer.in_features)),
-                                     dtype=dtype)
-            layers[i] = SparseLinear(layer.in_features, layer.out_features, weight=W,
-                                     bias=layer.bias is not None, dtype=dtype)
+            W = CSRMatrix.from_dense(np.ones((layer.out_features, layer.in_features)), dtype=dtype)
+            layers[i] = SparseLinear(
+                layer.in_features,
+                layer.out_features,
+                weight=W,
+                bias=layer.bias is not None,
+                dtype=dtype,
+            )
         elif isinstance(layer, SparseLinear) and kinds.get(i) == "dense":
-            layers[i] = Linear(layer.in_features, layer.out_features,
-                               bias=layer.bias is not None, dtype=dtype)
+            layers[i] = Linear(
+                layer.in_features, layer.out_features, bias=layer.bias is not None, dtype=dtype
+            )
     model = MLP(layers)
     model.load_state_dict(state)
     return model
@@ -184,17 +201,20 @@ def linear_only_model(state: Mapping[str, Any]) -> Any:
                 shape = tuple(int(s) for s in np.asarray(state[f"{i}.weight.shape"]).reshape(-1))
                 data = np.asarray(state[f"{i}.weight.data"])
                 dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float32)
-                W = CSRMatrix(shape,  # type: ignore[arg-type]
-                              np.ascontiguousarray(state[f"{i}.weight.indptr"], np.int64),
-                              np.ascontiguousarray(state[f"{i}.weight.indices"], np.int32),
-                              np.ascontiguousarray(data, dtype))
-                layer: Any = SparseLinear(shape[1], shape[0], weight=W, bias=has_bias,
-                                          dtype=dtype)
+                W = CSRMatrix(
+                    shape,  # type: ignore[arg-type]
+                    np.ascontiguousarray(state[f"{i}.weight.indptr"], np.int64),
+                    np.ascontiguousarray(state[f"{i}.weight.indices"], np.int32),
+                    np.ascontiguousarray(data, dtype),
+                )
+                layer: Any = SparseLinear(shape[1], shape[0], weight=W, bias=has_bias, dtype=dtype)
             else:
                 Wd = np.asarray(state[f"{i}.weight"])
                 if Wd.ndim != 2 or Wd.dtype.kind != "f":
-                    raise CheckpointError(f"layer {i} weight has shape {Wd.shape} and dtype "
-                                          f"{Wd.dtype}; expected a 2-D float array")
+                    raise CheckpointError(
+                        f"layer {i} weight has shape {Wd.shape} and dtype "
+                        f"{Wd.dtype}; expected a 2-D float array"
+                    )
                 layer = Linear(Wd.shape[1], Wd.shape[0], bias=has_bias, dtype=Wd.dtype)
                 layer.weight[...] = Wd
             if has_bias:
@@ -259,8 +279,10 @@ def _array_table(state: Mapping[str, Any], kind: str) -> tuple[list[str], int, i
             b = np.asarray(state.get(f"b{k}", np.zeros(0)))
             nnz = int(np.count_nonzero(W))
             params += nnz + b.size
-            lines.append(f"W{k}  shape {'x'.join(map(str, W.shape))}  nnz {nnz}  "
-                         f"density {nnz / max(W.size, 1):.4%}  b{k} {b.size}")
+            lines.append(
+                f"W{k}  shape {'x'.join(map(str, W.shape))}  nnz {nnz}  "
+                f"density {nnz / max(W.size, 1):.4%}  b{k} {b.size}"
+            )
             k += 1
         return lines, params, nbytes
     groups: dict[int, list[str]] = {}
@@ -280,8 +302,10 @@ def _array_table(state: Mapping[str, Any], kind: str) -> tuple[list[str], int, i
             dense = max(int(np.prod(shape)), 1)
             bias = np.asarray(state.get(f"{i}.bias", np.zeros(0))).size
             params += nnz + bias
-            lines.append(f"layer {i}  {kind_name}  shape {'x'.join(map(str, shape))}  nnz {nnz}"
-                         f"  density {nnz / dense:.4%}  bias {bias}")
+            lines.append(
+                f"layer {i}  {kind_name}  shape {'x'.join(map(str, shape))}  nnz {nnz}"
+                f"  density {nnz / dense:.4%}  bias {bias}"
+            )
         else:
             for key in sorted(keys):
                 a = np.asarray(state[key])
@@ -291,28 +315,35 @@ def _array_table(state: Mapping[str, Any], kind: str) -> tuple[list[str], int, i
 
 def cmd_info(args: argparse.Namespace) -> int:
     src = load_source(args.path, config=args.config)
-    what = {"checkpoint": "sprig checkpoint", "weights": "sprig weights file",
-            "nerva": "Nerva weights file (W1, b1, …)"}[src.kind]
+    what = {
+        "checkpoint": "sprig checkpoint",
+        "weights": "sprig weights file",
+        "nerva": "Nerva weights file (W1, b1, …)",
+    }[src.kind]
     print(f"file: {src.path} ({what})")
     if src.run_dir is not None:
         print(f"run directory: {src.run_dir}")
     cfg = src.config
     if cfg is not None:
         print(f"config: {src.config_from}")
-        print(f"architecture: layers {';'.join(str(s) for s in cfg.layers)}; "
-              f"sizes {';'.join(map(str, cfg.layer_sizes))}; loss {cfg.loss}; "
-              f"optimizers {';'.join(dict.fromkeys(str(o) for o in cfg.optimizers))}; "
-              f"dst {cfg.dst if cfg.dst is not None else 'none'}; dataset "
-              f"{cfg.dataset or 'digits'}")
+        print(
+            f"architecture: layers {';'.join(str(s) for s in cfg.layers)}; "
+            f"sizes {';'.join(map(str, cfg.layer_sizes))}; loss {cfg.loss}; "
+            f"optimizers {';'.join(dict.fromkeys(str(o) for o in cfg.optimizers))}; "
+            f"dst {cfg.dst if cfg.dst is not None else 'none'}; dataset "
+            f"{cfg.dataset or 'digits'}"
+        )
     if cfg is not None or src.kind != "nerva":
         model = model_of(src)
         if cfg is None:
             print("architecture: unknown (no config stored); affine layers only:")
         print(model.summary())
         c = model.count()
-        print(f"parameters: {c['parameters']}; stored weights: {c['weights_nnz']} of "
-              f"{c['weights_dense']} (density {c['weights_nnz'] / c['weights_dense']:.6g}); "
-              f"memory: {c['bytes']} bytes")
+        print(
+            f"parameters: {c['parameters']}; stored weights: {c['weights_nnz']} of "
+            f"{c['weights_dense']} (density {c['weights_nnz'] / c['weights_dense']:.6g}); "
+            f"memory: {c['bytes']} bytes"
+        )
         for i, layer in model.linear_layers().items():
             dense = layer.in_features * layer.out_features
             print(f"layer {i}: nnz {layer.nnz} density {layer.nnz / dense:.6g}")
@@ -323,13 +354,18 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"parameters: {params}; memory: {nbytes} bytes")
     if src.kind == "checkpoint":
         m = src.meta
-        print(f"epoch: {m.get('epoch')}/{m.get('epochs')}; step: {m.get('step')}; "
-              f"batch in epoch: {m.get('batch_in_epoch')}")
+        print(
+            f"epoch: {m.get('epoch')}/{m.get('epochs')}; step: {m.get('step')}; "
+            f"batch in epoch: {m.get('batch_in_epoch')}"
+        )
     hist = src.history
     if hist:
         last = hist[-1]
-        items = [f"{k} {_fmt(v)}" for k, v in last.items()
-                 if isinstance(v, int | float) and not k.startswith("time_")]
+        items = [
+            f"{k} {_fmt(v)}"
+            for k, v in last.items()
+            if isinstance(v, int | float) and not k.startswith("time_")
+        ]
         print("last metrics: " + "; ".join(items))
     return 0
 
@@ -365,16 +401,21 @@ def _load_normalization(src: Source, data: Any, config: Any) -> Any:
     method = config.normalize
     if method == "auto":
         method = "minmax" if data.image_shape is not None and data.pixel_max else "standardize"
-    return Normalization.fit(method, data.x_train, pixel_max=data.pixel_max,
-                             channels=data.image_shape[0] if data.image_shape else None)
+    return Normalization.fit(
+        method,
+        data.x_train,
+        pixel_max=data.pixel_max,
+        channels=data.image_shape[0] if data.image_shape else None,
+    )
 
 
 def _evaluation_data(args: argparse.Namespace, config: Any) -> tuple[Any, str]:
     from ..data.generated import generate
     from ..data.loaders import load_dataset
 
-    test_size = None if args.test_size in (None, "all") else _positive_int(
-        args.test_size, "--test-size")
+    test_size = (
+        None if args.test_size in (None, "all") else _positive_int(args.test_size, "--test-size")
+    )
     if args.data is None:
         name = config.dataset or "digits"
         if config.dataset_kind == "generated" or name in ("checkerboard", "mini"):
@@ -385,8 +426,10 @@ def _evaluation_data(args: argparse.Namespace, config: Any) -> tuple[Any, str]:
         if args.test_size is None:  # the very test set of the run
             if config.train_size is not None or config.test_size is not None:
                 if config.train_size is not None and config.train_size > len(data.y_train):
-                    raise DataError(f"the run used {config.train_size} training samples but "
-                                    f"{name} now has {len(data.y_train)}")
+                    raise DataError(
+                        f"the run used {config.train_size} training samples but "
+                        f"{name} now has {len(data.y_train)}"
+                    )
                 data = data.subset(config.train_size, config.test_size, seed=config.seed or 0)
         elif test_size is not None:
             data = data.subset(None, test_size, seed=config.seed or 0)
@@ -411,22 +454,26 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     config = src.config
     data, name = _evaluation_data(args, config)
     if data.num_features != model.in_features:
-        raise DataError(f"dataset {name!r} has {data.num_features} features but the network "
-                        f"expects {model.in_features}")
+        raise DataError(
+            f"dataset {name!r} has {data.num_features} features but the network "
+            f"expects {model.in_features}"
+        )
     if data.num_classes > model.out_features:
-        raise DataError(f"dataset {name!r} has {data.num_classes} classes but the network has "
-                        f"{model.out_features} outputs")
+        raise DataError(
+            f"dataset {name!r} has {data.num_classes} classes but the network has "
+            f"{model.out_features} outputs"
+        )
     if len(data.y_test) == 0:
         raise DataError(f"dataset {name!r} has an empty test split")
     norm = _load_normalization(src, data, config)
-    x_test = norm.apply(data.x_test, dtype=model.dtype) if norm.method != "none" else \
-        data.x_test
-    result = evaluate(model, x_test, data.y_test, build_loss(config.loss),
-                      batch_size=batch_size)
+    x_test = norm.apply(data.x_test, dtype=model.dtype) if norm.method != "none" else data.x_test
+    result = evaluate(model, x_test, data.y_test, build_loss(config.loss), batch_size=batch_size)
     if not (math.isfinite(result["loss"]) and math.isfinite(result["accuracy"])):
         raise DataError(f"evaluation of {src.path} on {name!r} gave a non-finite loss")
-    print(f"evaluated {src.path} on the test split of {name} ({len(data.y_test)} samples, "
-          f"normalization {norm.method})")
+    print(
+        f"evaluated {src.path} on the test split of {name} ({len(data.y_test)} samples, "
+        f"normalization {norm.method})"
+    )
     print(f"test_loss: {result['loss']:.6f}")
     print(f"test_accuracy: {result['accuracy']:.6f}")
     return 0
@@ -474,8 +521,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     out = Path(args.nerva)
     src = load_source(args.path, config=args.config)
     if out.exists() and (out.resolve() == src.path.resolve() or out.is_dir()):
-        raise ConfigError(f"--nerva {out} would overwrite the source or a directory; choose "
-                          "another output file")
+        raise ConfigError(
+            f"--nerva {out} would overwrite the source or a directory; choose another output file"
+        )
     if out.suffix != ".npz":
         raise ConfigError(f"--nerva {out}: the output file must end in .npz")
     model = model_of(src)
@@ -490,40 +538,59 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any) -> None:
     """Register ``info``, ``evaluate``, ``plot`` and ``export`` on the ``sprig`` parser."""
-    p = sub.add_parser("info", help="describe a checkpoint, weights file or run directory",
-                       description="Architecture, nnz and density per layer, parameters, memory, "
-                       "epoch/step and the last metrics of a run, checkpoint or weights file.")
+    p = sub.add_parser(
+        "info",
+        help="describe a checkpoint, weights file or run directory",
+        description="Architecture, nnz and density per layer, parameters, memory, "
+        "epoch/step and the last metrics of a run, checkpoint or weights file.",
+    )
     p.add_argument("path", help="checkpoint.npz, weights.npz or run directory")
     p.add_argument("--config", help="config TOML describing the network (when none is stored)")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("evaluate", help="test loss and accuracy of a trained network",
-                       description="Rebuild the run's network, load its weights, apply the "
-                       "run's normalization and evaluate on a dataset's test split (default: "
-                       "the run's own test set).")
+    p = sub.add_parser(
+        "evaluate",
+        help="test loss and accuracy of a trained network",
+        description="Rebuild the run's network, load its weights, apply the "
+        "run's normalization and evaluate on a dataset's test split (default: "
+        "the run's own test set).",
+    )
     p.add_argument("path", help="run directory, checkpoint.npz or weights.npz")
-    p.add_argument("--data", help="dataset name or path (default: the run's dataset and test "
-                   "subset)")
-    p.add_argument("--kind", help="dataset kind (mnist, fashion_mnist, cifar10, npz, nerva, csv, "
-                   "generated); default: inferred")
+    p.add_argument(
+        "--data", help="dataset name or path (default: the run's dataset and test subset)"
+    )
+    p.add_argument(
+        "--kind",
+        help="dataset kind (mnist, fashion_mnist, cifar10, npz, nerva, csv, "
+        "generated); default: inferred",
+    )
     p.add_argument("--data-dir", help="folder holding named datasets")
     p.add_argument("--batch-size", help="evaluation batch size (default 1024)")
-    p.add_argument("--test-size", help="evaluate on a stratified subset of N test samples, or "
-                   "'all' (default: the run's test subset for its own dataset, else all)")
+    p.add_argument(
+        "--test-size",
+        help="evaluate on a stratified subset of N test samples, or "
+        "'all' (default: the run's test subset for its own dataset, else all)",
+    )
     p.add_argument("--config", help="config TOML describing the network (when none is stored)")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("plot", help="plot learning curves, densities, DST and weights",
-                       description="Write PNGs of a run: learning curves, per-layer density, "
-                       "DST statistics (when present) and weight-magnitude histograms. Needs "
-                       "matplotlib (pip install 'sprig[plot]').")
+    p = sub.add_parser(
+        "plot",
+        help="plot learning curves, densities, DST and weights",
+        description="Write PNGs of a run: learning curves, per-layer density, "
+        "DST statistics (when present) and weight-magnitude histograms. Needs "
+        "matplotlib (pip install 'sprig[plot]').",
+    )
     p.add_argument("run_dir", help="run directory")
     p.add_argument("--out", help="output folder (default RUN_DIR/plots)")
     p.set_defaults(func=cmd_plot)
 
-    p = sub.add_parser("export", help="write weights in another format",
-                       description="Export a checkpoint's or run's weights in Nerva's .npz "
-                       "layout (W1, b1, …; dense matrices).")
+    p = sub.add_parser(
+        "export",
+        help="write weights in another format",
+        description="Export a checkpoint's or run's weights in Nerva's .npz "
+        "layout (W1, b1, …; dense matrices).",
+    )
     p.add_argument("path", help="checkpoint.npz, weights.npz or run directory")
     p.add_argument("--nerva", metavar="OUT.npz", help="write Nerva's W1, b1, … layout")
     p.add_argument("--config", help="config TOML describing the network (when none is stored)")
