@@ -183,7 +183,7 @@ def plot_densities(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[st
 
 def dst_updates(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Every topology update of the run, in order: ``{"update", "epoch", "layers"}``."""
-    out = []
+    out: list[dict[str, Any]] = []
     for i, r in enumerate(rows):
         dst = r.get("dst")
         if not isinstance(dst, list):

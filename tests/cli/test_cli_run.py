@@ -155,6 +155,19 @@ def test_info_weights_and_checkpoint_files(run, rows):
     assert "epoch: 2/2" in out
 
 
+def test_info_bare_weights_file(run, rows, tmp_path):
+    """No config beside the file: the arrays per layer, under their original indices."""
+    import shutil
+
+    bare = tmp_path / "w.npz"
+    shutil.copy(run / "weights.npz", bare)
+    out = sprig("info", bare).stdout
+    assert "architecture: unknown" in out
+    for i, layer in rows[-1]["layers"].items():
+        assert re.search(rf"layer {i}  (sparse|dense)  shape \d+x\d+  nnz {layer['nnz']}  ", out)
+    assert "shape 64x784" in out and "shape 10x64" in out
+
+
 def test_evaluate_matches_last_epoch(run, rows):
     for source in (run, run / "weights.npz"):
         out = sprig("evaluate", source).stdout

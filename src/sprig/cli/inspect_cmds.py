@@ -333,10 +333,8 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"dst {cfg.dst if cfg.dst is not None else 'none'}; dataset "
             f"{cfg.dataset or 'digits'}"
         )
-    if cfg is not None or src.kind != "nerva":
+    if cfg is not None:
         model = model_of(src)
-        if cfg is None:
-            print("architecture: unknown (no config stored); affine layers only:")
         print(model.summary())
         c = model.count()
         print(
@@ -348,8 +346,10 @@ def cmd_info(args: argparse.Namespace) -> int:
             dense = layer.in_features * layer.out_features
             print(f"layer {i}: nnz {layer.nnz} density {layer.nnz / dense:.6g}")
     else:
+        if src.kind != "nerva":
+            linear_only_model(src.state)  # validates the arrays (shapes, topology)
         lines, params, nbytes = _array_table(src.state, src.kind)
-        print("architecture: unknown (no config); arrays per layer:")
+        print("architecture: unknown (no config stored; pass --config); arrays per layer:")
         print("\n".join(lines))
         print(f"parameters: {params}; memory: {nbytes} bytes")
     if src.kind == "checkpoint":
