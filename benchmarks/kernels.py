@@ -53,11 +53,16 @@ SHAPE = (1024, 3072)
 
 
 def load_baseline(rev: str) -> Any:
-    """The ``kernels`` module of git revision ``rev``, importable on its own."""
-    src = subprocess.run(
-        ["git", "show", f"{rev}:src/sprig/matrices/kernels.py"], cwd=_report.ROOT,
-        check=True, capture_output=True, text=True,
-    ).stdout
+    """The ``kernels`` module of git revision ``rev`` (or of the file ``rev`` if that exists),
+    importable on its own."""
+    if Path(rev).is_file():
+        src = Path(rev).read_text()
+        rev = Path(rev).stem
+    else:
+        src = subprocess.run(
+            ["git", "show", f"{rev}:src/sprig/matrices/kernels.py"], cwd=_report.ROOT,
+            check=True, capture_output=True, text=True,
+        ).stdout
     src = src.replace("from ..typing import FloatArray, IntArray",
                       "from sprig.typing import FloatArray, IntArray")
     d = Path(tempfile.mkdtemp(prefix="sprig_baseline_"))
@@ -160,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds (median)")
     ap.add_argument("--baseline", default=None,
-                    help="git revision whose sprig kernels to add as a column")
+                    help="git revision (or a kernels.py file) whose sprig kernels to add as a "
+                         "column")
     ap.add_argument("--quick", action="store_true", help="densities 0.01,0.1, 3 rounds, no file")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--seed", type=int, default=0)

@@ -107,6 +107,10 @@ def run_sprig(data: Any, density: float, seed: int) -> tuple[float, dict[str, in
     seconds = float(history[-1]["seconds"])
     if not np.isfinite(history[-1]["train_loss"]):
         raise RuntimeError("sprig training diverged")
+    phases = {k[5:]: history[-1][k] for k in ("time_data", "time_forward", "time_backward",
+                                             "time_optimizer") if k in history[-1]}
+    print("    sprig phases (s): " + ", ".join(f"{k} {v:.3f}" for k, v in phases.items()),
+          flush=True)
     mem = dict.fromkeys(("nnz", "values", "indices", "indptr", "momentum", "grad", "csc",
                          "bias"), 0)
     for idx, layer in model.sparse_layers().items():
