@@ -22,6 +22,9 @@ import numpy as np
 
 from .errors import CheckpointError
 
+#: First bytes of a zip archive (an ``.npz``): a local file header or an empty archive.
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
     """Write a file atomically: temp file in the same directory, fsync, rename, fsync dir."""
@@ -71,6 +74,10 @@ def load_npz(path: str | os.PathLike[str], *, what: str = "file") -> tuple[dict[
         raise CheckpointError(f"{what} not found: {path}")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{what} {path} is empty")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    if magic not in ZIP_MAGIC:  # keep np.load away from its pickle branch and its advice
+        raise CheckpointError(f"{what} {path} is not an .npz (zip) archive")
     try:
         # open the file ourselves: np.load leaks the handle when the archive is corrupt
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:

@@ -167,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except BrokenPipeError:  # e.g. `sprig info RUN | head`
+        sys.stderr.close()
+        return 0
     except DivergenceError as e:
         print(f"sprig: error: {e}", file=sys.stderr)
         return 3

@@ -358,10 +358,15 @@ def run_train(
                 f"{run_dir} to continue it or choose another --run-dir"
             )
         config = dataclasses.replace(config, run_dir=str(run_dir))
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write(run_dir / "config.toml", lambda f: f.write(config.to_toml().encode()))
     else:
         run_dir = resume
+    # everything that can fail on bad input (weights to load, ...) happens before the run
+    # directory is created, so a failed start leaves nothing behind
+    trainer, _ = build_run(config, data, run_dir, norm=norm, progress=progress)
+    model = trainer.state.model
+    if resume is None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write(run_dir / "config.toml", lambda f: f.write(config.to_toml().encode()))
     if config.save_dataset:
         from ..io import save_npz
 
@@ -374,8 +379,6 @@ def run_train(
                 "y_test": data.y_test,
             },
         )
-    trainer, _ = build_run(config, data, run_dir, norm=norm, progress=progress)
-    model = trainer.state.model
     if resume is not None:
         restore_checkpoint(trainer.state, run_dir / "checkpoint.npz")
         print(
@@ -388,7 +391,7 @@ def run_train(
         print(model.summary(), flush=True)
     if config.info:
         print(data, flush=True)
-    (run_dir / "normalization.json").write_text(_json(norm.to_dict()))
+    atomic_write(run_dir / "normalization.json", lambda f: f.write(_json(norm.to_dict()).encode()))
     t0 = time.perf_counter()
     history = trainer.fit(data)
     seconds = time.perf_counter() - t0

@@ -227,6 +227,8 @@ class MLP:
                         )
                     except ValueError as e:
                         raise CheckpointError(f"layer {i} sparse weight is invalid: {e}") from None
+                    if not np.all(np.isfinite(W.data)):
+                        raise CheckpointError(f"{i}.weight.data contains NaN or infinite values")
                     if W.shape != layer.weight.shape:
                         raise CheckpointError(
                             f"layer {i} weight has shape {W.shape}, model has {layer.weight.shape}"
