@@ -16,6 +16,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
+
 from ..typing import FloatArray
 
 
@@ -32,3 +34,8 @@ class Activation(ABC):
     @abstractmethod
     def derivative(self, Z: FloatArray, Y: FloatArray) -> FloatArray:
         """Return ``f'(Z)`` element-wise, given ``Y = f(Z)``; same shape and dtype as ``Z``."""
+
+    def backward(self, Z: FloatArray, Y: FloatArray, dY: FloatArray) -> FloatArray:
+        """Return ``dZ = dY ⊙ f'(Z)``; activations may override it with a cheaper form."""
+        with np.errstate(under="ignore"):
+            return dY * self.derivative(Z, Y)

@@ -38,6 +38,10 @@ class ReLU(Activation):
     def derivative(self, Z: FloatArray, Y: FloatArray) -> FloatArray:
         return (Z > 0).astype(Z.dtype)
 
+    def backward(self, Z: FloatArray, Y: FloatArray, dY: FloatArray) -> FloatArray:
+        # one pass and no float temporary (this runs after every hidden layer)
+        return np.where(Z > 0, dY, dY.dtype.type(0))
+
 
 @dataclass(frozen=True)
 class LeakyReLU(Activation):

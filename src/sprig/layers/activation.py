@@ -51,8 +51,7 @@ class ActivationLayer:
         def backprop(dY: FloatArray) -> FloatArray | None:
             if not input_grad:
                 return None
-            with np.errstate(under="ignore"):
-                return dY * f.derivative(X, Y)
+            return f.backward(X, Y, dY)
 
         return Y, backprop
 

@@ -265,11 +265,9 @@ class SparseLinear(_AffineBase):
         def backprop(dY: FloatArray) -> FloatArray | None:
             if not dY.flags.c_contiguous:
                 dY = np.ascontiguousarray(dY)
-            W.sampled_fm(dY, X, out=gW)
+            W.sampled_fm(dY, X, out=gW, row_sums=gb)  # db = dY 1 in the same pass
             if R is not None:
                 np.multiply(gW, R, out=gW)
-            if gb is not None:
-                np.sum(dY, axis=1, out=gb)
             return W.rmatmul_fm(dY, data=We) if input_grad else None
 
         return Y, backprop

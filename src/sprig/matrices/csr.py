@@ -400,14 +400,26 @@ class CSRMatrix:
         return data
 
     def sampled_fm(
-        self, dYt: FloatArray, Xt: FloatArray, out: FloatArray | None = None
+        self,
+        dYt: FloatArray,
+        Xt: FloatArray,
+        out: FloatArray | None = None,
+        *,
+        row_sums: FloatArray | None = None,
     ) -> FloatArray:
-        """Values of ``dYt Xtᵀ`` at the stored positions only (SDDMM); cost ``O(N · nnz)``."""
+        """Values of ``dYt Xtᵀ`` at the stored positions only (SDDMM); cost ``O(N · nnz)``.
+
+        ``row_sums`` (optional, ``(rows,)``) receives ``dYt 1`` in the same pass.
+        """
         kernels._check_fm("dYt", dYt, self.shape[0], self.dtype)
         kernels._check_fm("Xt", Xt, self.shape[1], self.dtype)
         if dYt.shape[1] != Xt.shape[1]:
             raise ValueError(f"batch sizes differ: dYt {dYt.shape} vs Xt {Xt.shape}")
-        return kernels.sddmm(self.row_blocks, self.indptr, self.indices, dYt, Xt, out)
+        if row_sums is not None and row_sums.shape != (self.shape[0],):
+            raise ValueError(f"row_sums must have shape ({self.shape[0]},)")
+        return kernels.sddmm(
+            self.row_blocks, self.indptr, self.indices, dYt, Xt, out, row_sums=row_sums
+        )
 
 
 def _check_shape(shape: tuple[int, int]) -> tuple[int, int]:
