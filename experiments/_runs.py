@@ -70,6 +70,7 @@ def summarize(run_dir: Path) -> dict[str, Any] | None:
         "final": accs[-1],
         "best": max(accs),
         "best_epoch": 1 + accs.index(max(accs)),
+        "last50": sum(accs[-50:]) / len(accs[-50:]),
         "sec_per_epoch": secs[len(secs) // 2],
         "nnz": nnz,
         "explored": explored,

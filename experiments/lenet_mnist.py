@@ -73,17 +73,21 @@ def main() -> None:
         js = [j for j in js if j[0] == "dense" or j[0].split("_")[0] in DEFAULT_RUNS]
     if not a.summary:
         run_all(js, a.out, a.parallel)
-    print("| run | final acc | best acc (epoch) | epochs | s/epoch | nnz | explored |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| run | final acc | best acc (epoch) | mean acc, last 50 epochs | epochs | s/epoch | nnz "
+        "| explored |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for name, _ in js:
         s = summarize(a.out / name)
         if s is None:
-            print(f"| {name} | not run | | | | | |")
+            print(f"| {name} | not run | | | | | | |")
             continue
         cut = "" if s["finished"] else " (cut short)"
         print(
             f"| {name} | {100 * s['final']:.2f}% | {100 * s['best']:.2f}% ({s['best_epoch']})"
-            f" | {s['epochs']}{cut} | {s['sec_per_epoch']:.2f} | {s['nnz']} | {s['explored']} |"
+            f" | {100 * s['last50']:.2f}% | {s['epochs']}{cut} | {s['sec_per_epoch']:.2f}"
+            f" | {s['nnz']} | {s['explored']} |"
         )
     print()
     for name, argv in js:
