@@ -44,7 +44,7 @@ class ActivationLayer:
         self, X: FloatArray, *, train: bool, input_grad: bool = True
     ) -> tuple[FloatArray, Backprop]:
         """``Y = f(X)``; the closure returns ``dX = dY ⊙ f'(X)``."""
-        check_input(X, self.features, self.dtype, repr(self))
+        check_input(X, self.features, self.dtype, self)
         f = self.activation
         Y = f.value(X)
 

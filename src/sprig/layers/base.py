@@ -66,8 +66,12 @@ class Layer(Protocol):
         ...
 
 
-def check_input(X: FloatArray, features: int, dtype: np.dtype[Any], layer: str) -> None:
-    """Raise ``ValueError`` unless ``X`` is a feature-major ``(features, N)`` batch of ``dtype``."""
+def check_input(X: FloatArray, features: int, dtype: np.dtype[Any], layer: object) -> None:
+    """Raise ``ValueError`` unless ``X`` is a feature-major ``(features, N)`` batch of ``dtype``.
+
+    ``layer`` names the layer in the message (its ``repr`` is built only on failure: this
+    runs on every forward call).
+    """
     if X.ndim != 2 or X.shape[0] != features:
         raise ValueError(
             f"{layer}: expected input of shape ({features}, N) (feature-major), got {X.shape}"

@@ -116,7 +116,7 @@ class BatchNorm:
         Raises:
             ValueError: in training mode with a batch of one example (no variance).
         """
-        check_input(X, self.features, self.dtype, repr(self))
+        check_input(X, self.features, self.dtype, self)
         N = X.shape[1]
         if train and N < 2:
             raise ValueError(f"{self!r}: training needs a batch of N >= 2, got N={N}")

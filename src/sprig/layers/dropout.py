@@ -58,7 +58,7 @@ class Dropout:
         self, X: FloatArray, *, train: bool, input_grad: bool = True
     ) -> tuple[FloatArray, Backprop]:
         """Apply a fresh mask in training, the identity in evaluation (class docstring)."""
-        check_input(X, self.features, self.dtype, repr(self))
+        check_input(X, self.features, self.dtype, self)
         if not train or self.p == 0.0:
 
             def identity(dY: FloatArray) -> FloatArray | None:

@@ -133,7 +133,7 @@ class Linear(_AffineBase):
         self, X: FloatArray, *, train: bool, input_grad: bool = True
     ) -> tuple[FloatArray, Backprop]:
         """``Y = W X + b 1ᵀ`` (module docstring)."""
-        check_input(X, self.in_features, self.dtype, repr(self))
+        check_input(X, self.in_features, self.dtype, self)
         W, gW, b, gb = self.weight, self.weight_grad, self.bias, self.bias_grad
         R = self._mask(W.shape) if (train and self.drop_connect) else None
         We = W if R is None else W * R
@@ -254,7 +254,7 @@ class SparseLinear(_AffineBase):
         self, X: FloatArray, *, train: bool, input_grad: bool = True
     ) -> tuple[FloatArray, Backprop]:
         """``Y = W X + b 1ᵀ`` in ``O(N · nnz)`` (module docstring)."""
-        check_input(X, self.in_features, self.dtype, repr(self))
+        check_input(X, self.in_features, self.dtype, self)
         if not X.flags.c_contiguous:
             X = np.ascontiguousarray(X)
         W, gW, b, gb = self.weight, self.weight_grad, self.bias, self.bias_grad

@@ -50,7 +50,7 @@ class Softmax:
         self, X: FloatArray, *, train: bool, input_grad: bool = True
     ) -> tuple[FloatArray, Backprop]:
         """Stable softmax over axis 0; see the module docstring for the backward equation."""
-        check_input(X, self.features, self.dtype, repr(self))
+        check_input(X, self.features, self.dtype, self)
         Y = softmax(X)
 
         def backprop(dY: FloatArray) -> FloatArray | None:
@@ -87,7 +87,7 @@ class LogSoftmax:
         self, X: FloatArray, *, train: bool, input_grad: bool = True
     ) -> tuple[FloatArray, Backprop]:
         """Stable log-softmax over axis 0; see the module docstring for the backward equation."""
-        check_input(X, self.features, self.dtype, repr(self))
+        check_input(X, self.features, self.dtype, self)
         Y = log_softmax(X)
 
         def backprop(dY: FloatArray) -> FloatArray | None:

@@ -81,7 +81,7 @@ class SReLU:
         self, X: FloatArray, *, train: bool, input_grad: bool = True
     ) -> tuple[FloatArray, Backprop]:
         """``Y = srelu(X)`` (module docstring); the closure writes the four parameter grads."""
-        check_input(X, self.features, self.dtype, repr(self))
+        check_input(X, self.features, self.dtype, self)
         P = self._params
         al, tl, ar, tr = (P[k].value[0] for k in SRELU_PARAMS)
         L = tl >= X
