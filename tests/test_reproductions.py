@@ -120,15 +120,10 @@ def test_set_changes_topology_and_keeps_nnz_exact(mnist6k: Any) -> None:
         assert lay["explored"] > d * 1.2  # ever-active positions grew beyond the initial set
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library: --dst 'SET(0.3)' regrows exact zeros and "
-    "set_prune never drops exact zeros, so zero-gradient entries accumulate "
-    "(docs/results.md, 'SET with zero regrowth')",
-)
 def test_set_default_regrowth_does_not_accumulate_zeros(mnist6k: Any) -> None:
-    # measured: 53 % of the first layer's stored weights are exactly 0 after 12 epochs with
-    # the default zero regrowth (Xavier regrowth: 0 %)
+    # measured before the fix: 53 % of the first layer's stored weights were exactly 0 after
+    # 12 epochs with zero regrowth and zeros never pruned (docs/results.md §4a); SET now
+    # regrows Xavier values by default and set_prune drops exact zeros
     trainer, _ = _lenet(mnist6k, 0.01, "SET(0.3)", epochs=12)
     layer = trainer.state.model.sparse_layers()[0]
     zeros = float(np.mean(layer.weight.data == 0))

@@ -167,9 +167,11 @@ class SparseLinear(_AffineBase):
         bias: learn a bias (initialised to 0).
         init: initializer ``(n, fan_in, fan_out, rng) -> values`` for the stored entries;
             default Xavier.
-        fan_in: ``"dense"`` uses ``in_features`` as every entry's fan-in; ``"actual"`` uses
-            the number of stored entries in the entry's row (keeps the per-unit variance of
-            a sparse row equal to the dense one).
+        fan_in: ``"actual"`` (default) uses the number of stored entries in the entry's row
+            as its fan-in, which keeps a sparse unit's pre-activation variance at the level
+            the initializer designs for; ``"dense"`` uses ``in_features`` (Nerva), which
+            shrinks the initial signal by ``√density`` per layer (at 1 % density a static
+            LeNet-300-100 then did not train in 3 epochs; docs/results.md §4b).
         drop_connect: DropConnect drop probability in ``[0, 1)`` over the stored weights.
         rng: generator for the support, the values and DropConnect masks.
         dtype: float32 (default) or float64.
@@ -185,7 +187,7 @@ class SparseLinear(_AffineBase):
         weight: CSRMatrix | None = None,
         bias: bool = True,
         init: InitFn | None = None,
-        fan_in: str = "dense",
+        fan_in: str = "actual",
         drop_connect: float = 0.0,
         rng: np.random.Generator | None = None,
         dtype: Any = np.float32,

@@ -51,6 +51,7 @@ import numpy as np
 from ..errors import ConfigError, SprigError
 from ..matrices import CSRMatrix, Remap, nnz_from_density
 from ..matrices.csr import ValueSampler
+from ..initializers import Xavier
 from ..matrices.keysets import union_sorted
 from ..typing import FloatArray, IntArray
 from . import grow as G
@@ -244,7 +245,9 @@ class DSTAlgorithm:
         exclude_dropped: the just-pruned positions may not be re-grown in the same update.
         new_values: ``(n, rng) -> values`` of grown entries; ``None``: zeros.
         new_init: alternatively an initializer ``(n, fan_in, fan_out, rng) -> values`` called
-            with the layer's dense fan-in and fan-out (Nerva's ``--grow-weights``).
+            with the layer's mean stored fan-in and fan-out after the update (Nerva's
+            ``--grow-weights``; Nerva itself uses the dense fan-in, which makes regrown
+            weights of a 1 %-dense layer 10x smaller than sprig's initial ones).
         record: per-run ITOP record (mutable; see :class:`TopologyRecord`).
     """
 
@@ -430,9 +433,10 @@ class DSTAlgorithm:
         if self.new_values is not None and rows.size:
             values = np.asarray(self.new_values(rows.size, rng), dtype=W.dtype)
         elif self.new_init is not None and rows.size:
-            fan_out, fan_in = W.shape
-            values = np.asarray(self.new_init(rows.size, float(fan_in), float(fan_out), rng),
-                                dtype=W.dtype)
+            # the layer's mean actual fan-in/fan-out (as sprig's default initialisation)
+            fan_in = max(1.0, (W.nnz + rows.size) / W.shape[0])
+            fan_out = max(1.0, (W.nnz + rows.size) / W.shape[1])
+            values = np.asarray(self.new_init(rows.size, fan_in, fan_out, rng), dtype=W.dtype)
         return Edit(drop, rows, cols, values)
 
 
@@ -443,15 +447,22 @@ def static() -> DSTAlgorithm:
 
 
 def set_(
-    zeta: float = 0.3, *, every: int = 1, new_values: ValueSampler | None = None
+    zeta: float = 0.3,
+    *,
+    every: int = 1,
+    new_values: ValueSampler | None = None,
+    new_init: Callable[..., Any] | None = Xavier(),
 ) -> DSTAlgorithm:
     """SET (Mocanu et al. 2018, Nat. Commun. 9:2383): ζ = 0.3, once per epoch.
 
     Prune ζ of the positive and ζ of the negative weights closest to zero
     (:func:`~sprig.sparsity.prune.set_prune`), regrow as many uniformly at random outside the
     pre-prune support (Nerva's ``grow_random``, ``exclude_dropped=True``), at the start of every
-    epoch but the first (``UpdateSchedule(every, unit="epoch")``). New weights are 0 unless
-    ``new_values`` is given (the original code draws N(0,1)/10; Nerva uses Xavier).
+    epoch but the first (``UpdateSchedule(every, unit="epoch")``). New weights are drawn from
+    ``new_init`` (default Xavier, ``U(±1/√fan_in)``, as Nerva's ``--grow-weights``; the
+    original code draws N(0,1)/10), or ``new_values``; ``new_init=None`` regrows zeros. Random
+    regrowth needs non-zero values: a zero regrown at a position whose gradient stays zero
+    never moves (see :func:`~sprig.sparsity.prune.set_prune`).
     """
     return DSTAlgorithm(
         "set",
@@ -461,6 +472,7 @@ def set_(
         update=UpdateSchedule(every=every, unit="epoch"),
         exclude_dropped=True,
         new_values=new_values,
+        new_init=new_init,
     )
 
 

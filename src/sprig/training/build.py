@@ -103,7 +103,7 @@ def build_layers(
     dtype: Any = np.float32,
     inits: Sequence[InitSpec | None] = (None,),
     dropouts: Sequence[float] = (0.0,),
-    fan_in: str = "dense",
+    fan_in: str = "actual",
     owners: list[int] | None = None,
 ) -> list[Layer]:
     """Nerva-style layer list → layers (module docstring for the conventions).
