@@ -20,11 +20,10 @@ from pathlib import Path
 
 from _runs import DATA, ROOT, command, run_all, summarize
 
-#: run name -> DST options. ``set`` is SET with Xavier-initialised regrowth (Nerva's
-#: ``--prune 'SET(0.3)'``, grow random, ``--grow-weights`` default Xavier U(±1/√fan_in)).
-#: ``set0`` is the library's ``--dst 'SET(0.3)'`` (regrown weights exactly 0): with
-#: ``set_prune`` keeping exact zeros, zero entries that get no gradient can never be pruned, and
-#: the run collapses (see docs/results.md); it is run only when asked for with ``--only``.
+#: run name -> DST options. ``set`` is SET through Nerva's ``--prune 'SET(0.3)'`` (regrown
+#: weights from ``--grow-weights``, default Xavier). ``set0`` is ``--dst 'SET(0.3)'``: before
+#: library commit dd08742 it regrew exact zeros that ``set_prune`` never dropped and collapsed
+#: at density 0.01 (docs/results.md §4a); it is run only when asked for with ``--only``.
 DSTS = {
     "static": {"dst": "static"},
     "set": {"prune": "SET(0.3)"},

@@ -4,7 +4,7 @@
 784-1000-1000-1000-10, ReLU hidden layers each followed by activation dropout 0.2
 (``Dropout(0.2)`` layers), softmax cross-entropy, SET ε = 13 per-layer densities from
 ``sprig.sparsity.density.set_epsilon`` (the 1000→10 layer comes out dense), SET ζ = 0.3 every
-epoch (regrown weights Xavier U(±1/√fan_in), Nerva's ``--prune 'SET(0.3)'``), SGD
+epoch (regrown weights Xavier, Nerva's ``--prune 'SET(0.3)'``), SGD
 momentum 0.9, constant lr 0.05, batch 40, no weight decay, min-max normalization.
 Published (reference/dst.md §3 item 3, 400 epochs, last epoch): SET 82.6 %, static 81.1 %,
 dense 82.3 %.
@@ -46,8 +46,8 @@ def jobs(epochs: int, out: Path, seed: int) -> list[tuple[str, list[str]]]:
     }
     sparse = {**base, "densities": ";".join(repr(d) for d in dens)}
     return [
-        # SET with Xavier-initialised regrowth (Nerva's --prune; see lenet_mnist.py for why
-        # not --dst 'SET(0.3)', whose zero-valued regrowth collapses)
+        # SET with Xavier-initialised regrowth (Nerva's --prune; before library commit
+        # dd08742 --dst 'SET(0.3)' regrew zeros and collapsed, see lenet_mnist.py)
         ("set", command(out / "set", {**sparse, "prune": "SET(0.3)"})),
         ("static", command(out / "static", {**sparse, "dst": "static"})),
         ("dense", command(out / "dense", {**base, "densities": "1", "dst": "static"})),

@@ -1,4 +1,4 @@
-"""Fast reproductions of the experiments in docs/results.md (real MNIST / Fashion-MNIST subsets).
+"""Fast reproductions of the experiments in docs/results.md (real MNIST subset, embedded digits).
 
 Each test trains for a few seconds on one thread and checks a number that a broken
 implementation (wrong gradients, wrong remapping of optimizer state through topology edits,
@@ -44,7 +44,7 @@ def mnist6k() -> Any:
 
 
 def _set_xavier() -> A.DSTAlgorithm:
-    """SET with regrown weights drawn from Nerva's Xavier (``--prune 'SET(0.3)'``)."""
+    """SET with Xavier-initialised regrowth (what ``--prune 'SET(0.3)'`` builds)."""
     return dataclasses.replace(A.set_(0.3), new_init=build_init(parse_init("xavier")))
 
 
