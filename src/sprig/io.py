@@ -77,7 +77,7 @@ def load_npz(path: str | os.PathLike[str], *, what: str = "file") -> tuple[dict[
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic not in ZIP_MAGIC:  # keep np.load away from its pickle branch and its advice
-        raise CheckpointError(f"{what} {path} is not an .npz (zip) archive")
+        raise CheckpointError(f"{what} {path} is corrupt: not an .npz (zip) archive")
     try:
         # open the file ourselves: np.load leaks the handle when the archive is corrupt
         with open(path, "rb") as f, np.load(f, allow_pickle=False) as z:

@@ -299,17 +299,12 @@ CASES = [
     case("resume-corrupt-config",
          ["train", "--resume", "{bad_config}", "--no-progress"], "invalid toml"),
     case("resume-checkpoint-meta-incomplete",
-         ["train", "--resume", "{ckpt_meta}", "--no-progress"], "epoch",
-         xfail="training/checkpoint.py restore_checkpoint reads meta['epoch'] etc. unchecked: "
-               "KeyError traceback"),
+         ["train", "--resume", "{ckpt_meta}", "--no-progress"], "missing or invalid metadata"),
     case("resume-with-architecture",
          ["train", "--resume", "{run}", "--layers", "ReLU;Linear"], "--resume takes only"),
     case("load-weights-other-net",
          _train("--load-weights", "{other_weights}"), "weight has shape (8, 20)"),
-    case("load-weights-nan", _train("--load-weights", "{nan_weights}"), "contains nan or infinite",
-         xfail="models/mlp.py load_state_dict checks dense arrays for NaN/inf but not sparse "
-               "weight data: the weights load and training fails later (exit 3, 'loss became "
-               "nan')"),
+    case("load-weights-nan", _train("--load-weights", "{nan_weights}"), "contains nan or infinite"),
     case("load-weights-corrupt", _train("--load-weights", "{corrupt}"), "corrupt.npz is corrupt"),
     # config files
     case("config-unknown-key",

@@ -63,7 +63,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if magic not in ZIP_MAGIC:  # keep np.load away from its pickle branch and its advice
-        raise DataError(f"{path} is not an .npz (zip) archive")
+        raise DataError(f"{path} is not a readable .npz archive (not a zip file)")
     try:
         # Our own handle: np.load leaks the file it opened when the zip directory is bad.
         with open(path, "rb") as fh:
