@@ -45,7 +45,14 @@ BATCH = 100
 LR = 0.01
 MOMENTUM = 0.9
 EPOCH_SAMPLES = 50_000
-DATA = Path("/work/shared/data/cifar10_subset/cifar10_subset.npz")
+# ../shared/data beside the clone (as in CI)
+DATA = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "cifar10_subset"
+    / "cifar10_subset.npz"
+)
 
 try:
     import torch
@@ -101,18 +108,30 @@ def run_sprig(data: Any, density: float, seed: int) -> tuple[float, dict[str, in
         if i < len(SIZES) - 2:
             layers.append(ActivationLayer(ReLU(), fout))
     model = MLP(layers)
-    trainer = Trainer(model, loss=SoftmaxCrossEntropy(), optimizer=Momentum(MOMENTUM),
-                      schedule=LR, epochs=1, batch_size=BATCH, seed=seed)
+    trainer = Trainer(
+        model,
+        loss=SoftmaxCrossEntropy(),
+        optimizer=Momentum(MOMENTUM),
+        schedule=LR,
+        epochs=1,
+        batch_size=BATCH,
+        seed=seed,
+    )
     history = trainer.fit(data)
     seconds = float(history[-1]["seconds"])
     if not np.isfinite(history[-1]["train_loss"]):
         raise RuntimeError("sprig training diverged")
-    phases = {k[5:]: history[-1][k] for k in ("time_data", "time_forward", "time_backward",
-                                             "time_optimizer") if k in history[-1]}
-    print("    sprig phases (s): " + ", ".join(f"{k} {v:.3f}" for k, v in phases.items()),
-          flush=True)
-    mem = dict.fromkeys(("nnz", "values", "indices", "indptr", "momentum", "grad", "csc",
-                         "bias"), 0)
+    phases = {
+        k[5:]: history[-1][k]
+        for k in ("time_data", "time_forward", "time_backward", "time_optimizer")
+        if k in history[-1]
+    }
+    print(
+        "    sprig phases (s): " + ", ".join(f"{k} {v:.3f}" for k, v in phases.items()), flush=True
+    )
+    mem = dict.fromkeys(
+        ("nnz", "values", "indices", "indptr", "momentum", "grad", "csc", "bias"), 0
+    )
     for idx, layer in model.sparse_layers().items():
         W = layer.weight
         mem["nnz"] += W.nnz
@@ -160,8 +179,10 @@ def run_torch(X: Any, Y: Any, density: float | None, seed: int) -> tuple[float, 
         linears = [nn.Linear(a, b) for a, b in itertools.pairwise(SIZES)]
     else:
         _, nnz = layer_plan(density)
-        mods = [MaskedLinear(a, b, k, rng)
-                for (a, b), k in zip(itertools.pairwise(SIZES), nnz, strict=True)]
+        mods = [
+            MaskedLinear(a, b, k, rng)
+            for (a, b), k in zip(itertools.pairwise(SIZES), nnz, strict=True)
+        ]
         linears = mods
     seq: list[Any] = []
     for i, m in enumerate(linears):
@@ -174,7 +195,7 @@ def run_torch(X: Any, Y: Any, density: float | None, seed: int) -> tuple[float, 
     perm = torch.from_numpy(np.random.default_rng([seed, 0]).permutation(n))
     t0 = time.perf_counter()
     for s in range(0, n, BATCH):
-        idx = perm[s:s + BATCH]
+        idx = perm[s : s + BATCH]
         xb, yb = X[idx], Y[idx]
         opt.zero_grad(set_to_none=True)
         loss = F.cross_entropy(model(xb), yb)
@@ -200,15 +221,25 @@ def run_torch(X: Any, Y: Any, density: float | None, seed: int) -> tuple[float, 
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--densities", default="0.01,0.05,0.1,0.2,0.5,1.0",
-                    help="comma-separated overall densities (default: %(default)s)")
-    ap.add_argument("--samples", type=int, default=EPOCH_SAMPLES,
-                    help="training samples per measured epoch; times are scaled to 50,000")
+    ap.add_argument(
+        "--densities",
+        default="0.01,0.05,0.1,0.2,0.5,1.0",
+        help="comma-separated overall densities (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--samples",
+        type=int,
+        default=EPOCH_SAMPLES,
+        help="training samples per measured epoch; times are scaled to 50,000",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=1, help="interleaved rounds (median)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke test: 1,000 samples, densities 0.01 and 1.0, no file written")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test: 1,000 samples, densities 0.01 and 1.0, no file written",
+    )
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch runs")
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args(argv)
@@ -235,8 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     warm = Dataset(X[:300], y[:300], empty, np.zeros(0, np.int64), num_classes=10)
     t = time.perf_counter()
     run_sprig(warm, 0.05, args.seed)
-    print(f"sprig warm-up (JIT compile or cache load): {time.perf_counter() - t:.1f} s",
-          flush=True)
+    print(f"sprig warm-up (JIT compile or cache load): {time.perf_counter() - t:.1f} s", flush=True)
     if use_torch:
         run_torch(Xt[:300], Yt[:300], 0.05, args.seed)
         run_torch(Xt[:300], Yt[:300], None, args.seed)
@@ -246,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     mems: dict[tuple[str, float], dict[str, int]] = {}
     for r in range(args.repeats):
         for d in densities:
-            order = frameworks[r % len(frameworks):] + frameworks[:r % len(frameworks)]
+            order = frameworks[r % len(frameworks) :] + frameworks[: r % len(frameworks)]
             for fw in order:
                 gc.collect()
                 if fw == "sprig":
@@ -257,15 +287,20 @@ def main(argv: list[str] | None = None) -> int:
                     sec, mem = run_torch(Xt, Yt, None, args.seed + r)
                 times.setdefault((fw, d), []).append(sec * scale)
                 mems[(fw, d)] = mem
-                print(f"round {r + 1}/{args.repeats} density {d:<5} {fw:13s} "
-                      f"{sec:7.3f} s measured, {sec * scale:7.2f} s per 50k-sample epoch",
-                      flush=True)
+                print(
+                    f"round {r + 1}/{args.repeats} density {d:<5} {fw:13s} "
+                    f"{sec:7.3f} s measured, {sec * scale:7.2f} s per 50k-sample epoch",
+                    flush=True,
+                )
 
     med = {k: float(np.median(v)) for k, v in times.items()}
     lines = []
-    extrap = ("measured on the full 50,000 samples" if args.samples == EPOCH_SAMPLES else
-              f"measured on {args.samples} samples ({args.samples // BATCH} steps) and "
-              f"scaled by {scale:g} to a 50,000-sample epoch")
+    extrap = (
+        "measured on the full 50,000 samples"
+        if args.samples == EPOCH_SAMPLES
+        else f"measured on {args.samples} samples ({args.samples // BATCH} steps) and "
+        f"scaled by {scale:g} to a 50,000-sample epoch"
+    )
     lines += [
         f"## Training epoch: sprig vs PyTorch (MLP 3072-1024-1024-10, {args.threads} "
         f"thread{'s' if args.threads > 1 else ''})",
@@ -276,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         _report.load_line(load0),
         f"- Versions: {_report.versions()}",
         f"- Threads: {args.threads} (`sprig.set_num_threads`"
-        + (", `torch.set_num_threads`" if use_torch else "") + ")",
+        + (", `torch.set_num_threads`" if use_torch else "")
+        + ")",
         f"- Data: {data_desc}; times {extrap}. Median of {args.repeats} interleaved "
         "round(s); per density the frameworks ran back to back, order rotating per round.",
         "- Setup: ReLU, softmax cross-entropy (mean), batch 100, SGD momentum 0.9, lr 0.01, "
@@ -288,27 +324,37 @@ def main(argv: list[str] | None = None) -> int:
     head = "| density | ERK layer densities | nnz | sprig s/epoch |"
     sep = "|---|---|---|---|"
     if use_torch:
-        head += (" torch masked s/epoch | torch dense s/epoch | sprig vs masked |"
-                 " sprig vs dense |")
+        head += " torch masked s/epoch | torch dense s/epoch | sprig vs masked | sprig vs dense |"
         sep += "---|---|---|---|"
     lines += [head, sep]
     for d in densities:
         dens, nnz = layer_plan(d)
-        row = (f"| {d:g} | {', '.join(f'{x:.4g}' for x in dens)} | {sum(nnz):,} | "
-               f"{med[('sprig', d)]:.2f} |")
+        row = (
+            f"| {d:g} | {', '.join(f'{x:.4g}' for x in dens)} | {sum(nnz):,} | "
+            f"{med[('sprig', d)]:.2f} |"
+        )
         if use_torch:
             tm, td, ts = med[("torch_masked", d)], med[("torch_dense", d)], med[("sprig", d)]
             row += f" {tm:.2f} | {td:.2f} | {tm / ts:.1f}x | {td / ts:.2f}x |"
         lines.append(row)
     if use_torch:
         all_dense = [v for (fw, _), vs in times.items() if fw == "torch_dense" for v in vs]
-        lines += ["", f"Speed-up = torch time / sprig time (> 1: sprig faster). Torch dense "
-                  f"over all its runs: median {np.median(all_dense):.2f} s, range "
-                  f"{min(all_dense):.2f}-{max(all_dense):.2f} s."]
+        lines += [
+            "",
+            f"Speed-up = torch time / sprig time (> 1: sprig faster). Torch dense "
+            f"over all its runs: median {np.median(all_dense):.2f} s, range "
+            f"{min(all_dense):.2f}-{max(all_dense):.2f} s.",
+        ]
     if args.repeats > 1:
-        lines += ["", "Spread (min-max over rounds, s/epoch): " + "; ".join(
-            f"{fw} {d:g}: {min(times[(fw, d)]):.2f}-{max(times[(fw, d)]):.2f}"
-            for d in densities for fw in frameworks)]
+        lines += [
+            "",
+            "Spread (min-max over rounds, s/epoch): "
+            + "; ".join(
+                f"{fw} {d:g}: {min(times[(fw, d)]):.2f}-{max(times[(fw, d)]):.2f}"
+                for d in densities
+                for fw in frameworks
+            ),
+        ]
 
     lines += ["", "### Memory of weights + optimizer state (from the arrays' `nbytes`)", ""]
     head = "| density | nnz | sprig bytes | sprig B/nnz |"
