@@ -168,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="git revision (or a kernels.py file) whose sprig kernels to add as a "
                          "column")
     ap.add_argument("--quick", action="store_true", help="densities 0.01,0.1, 3 rounds, no file")
+    ap.add_argument("--section", help="docs/benchmarks.md section to (re)write")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -236,7 +237,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if not args.no_write:
         # the default (2-thread) run owns "kernels"; other thread counts get their own section
-        section = "kernels" if args.threads == 2 else f"kernels_threads{args.threads}"
+        section = args.section or (
+            "kernels" if args.threads == 2 else f"kernels_threads{args.threads}"
+        )
         _report.write_section(section, text)
         print(f"written to {_report.DOC}")
     return 0

@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         help="smoke test: 1,000 samples, densities 0.01 and 1.0, no file written",
     )
     ap.add_argument("--no-torch", action="store_true", help="skip the PyTorch runs")
+    ap.add_argument("--section", help="docs/benchmarks.md section to (re)write")
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args(argv)
     load0 = _report.start_load()
@@ -388,7 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if not args.no_write:
         # the default (2-thread) run owns "mlp_epoch"; other thread counts get their own section
-        section = "mlp_epoch" if args.threads == 2 else f"mlp_epoch_threads{args.threads}"
+        section = args.section or (
+            "mlp_epoch" if args.threads == 2 else f"mlp_epoch_threads{args.threads}"
+        )
         _report.write_section(section, text)
         print(f"written to {_report.DOC}")
     return 0
