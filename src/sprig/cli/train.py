@@ -78,8 +78,6 @@ def resolve_config(
 ) -> TrainConfig:
     """Fill what the user left open so the saved config reproduces the run exactly."""
     changes: dict[str, Any] = {}
-    if config.seed is None:
-        changes["seed"] = int(np.random.SeedSequence().entropy % (2**31))
     sizes = list(config.layer_sizes)
     if not sizes_given:
         n_lin = config.num_linear_layers
@@ -296,7 +294,7 @@ def _prune_at_init(
         dtype=model.dtype,
     )
     first = next(batches.epoch(0))
-    return prune_at_init(
+    pruned = prune_at_init(
         model,
         config.init_pruning or "random",
         densities,
@@ -304,6 +302,15 @@ def _prune_at_init(
         loss=build_loss(config.loss),
         rng=np.random.default_rng([seed, 0x504149]),
     )
+    if config.fan_in == "actual":
+        # The kept values were drawn for the dense fan-in; rescale each row by
+        # sqrt(dense / stored fan-in) so the network starts with the signal scale of
+        # sprig's sparse initialisation (the choice of the topology is unchanged).
+        for layer in pruned.sparse_layers().values():
+            W = layer.weight
+            row_nnz = np.maximum(np.diff(W.indptr), 1)[W.row_of]
+            np.multiply(W.data, np.sqrt(W.shape[1] / row_nnz).astype(W.dtype), out=W.data)
+    return pruned
 
 
 def _sizes(config: TrainConfig) -> Any:
@@ -348,6 +355,8 @@ def run_train(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train (or resume) a run; returns the last epoch's metrics."""
+    if config.seed is None:  # fixed first: the data subset and everything else derive from it
+        config = dataclasses.replace(config, seed=int(np.random.SeedSequence().entropy % 2**31))
     data, norm = resolve_data(config)
     if resume is None:
         config = resolve_config(config, data, sizes_given=sizes_given, density_given=density_given)
