@@ -26,6 +26,13 @@ from .errors import CheckpointError
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
+def is_zip_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` starts like a zip archive (every ``.npz`` does). Checked before
+    ``np.load``, which would otherwise treat other bytes as a pickle and suggest unpickling."""
+    with open(path, "rb") as f:
+        return f.read(4) in ZIP_MAGIC
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
     """Write a file atomically: temp file in the same directory, fsync, rename, fsync dir."""
     path = Path(path)
@@ -74,9 +81,7 @@ def load_npz(path: str | os.PathLike[str], *, what: str = "file") -> tuple[dict[
         raise CheckpointError(f"{what} not found: {path}")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{what} {path} is empty")
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic not in ZIP_MAGIC:  # keep np.load away from its pickle branch and its advice
+    if not is_zip_file(path):
         raise CheckpointError(f"{what} {path} is corrupt: not an .npz (zip) archive")
     try:
         # open the file ourselves: np.load leaks the handle when the archive is corrupt

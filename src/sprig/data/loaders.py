@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..io import ZIP_MAGIC
+from ..io import is_zip_file
 from ..typing import IntArray
 from .datasets import Dataset, stratified_choice
 
@@ -60,9 +60,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"expected an .npz file at {path}, but it does not exist")
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty (0 bytes); expected an .npz archive")
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
-    if magic not in ZIP_MAGIC:  # keep np.load away from its pickle branch and its advice
+    if not is_zip_file(path):
         raise DataError(f"{path} is not a readable .npz archive (not a zip file)")
     try:
         # Our own handle: np.load leaks the file it opened when the zip directory is bad.

@@ -27,74 +27,70 @@ from .activation import _check_features
 from .base import Backprop, Param, check_input
 
 
-class Softmax:
-    r"""``Y = softmax(Z)`` per column; ``dZ = Y ⊙ (dY − 1_K 1_Kᵀ(Y ⊙ dY))``.
-
-    Args:
-        features: number of classes ``K`` (rows of the input).
-        dtype: float32 (default) or float64.
-    """
+class _ColumnNormalizer:
+    """Shared shape of the softmax-type layers: no parameters, one map per column."""
 
     def __init__(self, features: int, dtype: Any = np.float32) -> None:
         self.features = _check_features(features)
         self.dtype = check_float_dtype(dtype)
 
     def __repr__(self) -> str:
-        return f"Softmax({self.features})"
+        return f"{type(self).__name__}({self.features})"
 
     def params(self) -> Mapping[str, Param]:
         """No parameters."""
         return {}
 
+    def _value(self, X: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
+    def _input_grad(self, Y: FloatArray, dY: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
     def forward(
         self, X: FloatArray, *, train: bool, input_grad: bool = True
     ) -> tuple[FloatArray, Backprop]:
-        """Stable softmax over axis 0; see the module docstring for the backward equation."""
+        """``Y`` column by column; the closure applies the equation of the class docstring."""
         check_input(X, self.features, self.dtype, self)
-        Y = softmax(X)
+        Y = self._value(X)
 
         def backprop(dY: FloatArray) -> FloatArray | None:
             if not input_grad:
                 return None
             with np.errstate(under="ignore"):
-                P = Y * dY
-                dX: FloatArray = P - Y * P.sum(axis=0, keepdims=True)
-            return dX
+                return self._input_grad(Y, dY)
 
         return Y, backprop
 
 
-class LogSoftmax:
-    r"""``Y = logsoftmax(Z)`` per column; ``dZ = dY − softmax(Z) ⊙ (1_K 1_Kᵀ dY)``.
+class Softmax(_ColumnNormalizer):
+    r"""``Y = softmax(Z)`` per column (stable); ``dZ = Y ⊙ (dY − 1_K 1_Kᵀ(Y ⊙ dY))``.
 
     Args:
         features: number of classes ``K`` (rows of the input).
         dtype: float32 (default) or float64.
     """
 
-    def __init__(self, features: int, dtype: Any = np.float32) -> None:
-        self.features = _check_features(features)
-        self.dtype = check_float_dtype(dtype)
+    def _value(self, X: FloatArray) -> FloatArray:
+        return softmax(X)
 
-    def __repr__(self) -> str:
-        return f"LogSoftmax({self.features})"
+    def _input_grad(self, Y: FloatArray, dY: FloatArray) -> FloatArray:
+        P = Y * dY
+        dX: FloatArray = P - Y * P.sum(axis=0, keepdims=True)
+        return dX
 
-    def params(self) -> Mapping[str, Param]:
-        """No parameters."""
-        return {}
 
-    def forward(
-        self, X: FloatArray, *, train: bool, input_grad: bool = True
-    ) -> tuple[FloatArray, Backprop]:
-        """Stable log-softmax over axis 0; see the module docstring for the backward equation."""
-        check_input(X, self.features, self.dtype, self)
-        Y = log_softmax(X)
+class LogSoftmax(_ColumnNormalizer):
+    r"""``Y = logsoftmax(Z)`` per column (stable); ``dZ = dY − softmax(Z) ⊙ (1_K 1_Kᵀ dY)``.
 
-        def backprop(dY: FloatArray) -> FloatArray | None:
-            if not input_grad:
-                return None
-            with np.errstate(under="ignore"):
-                dX: FloatArray = dY - np.exp(Y) * dY.sum(axis=0, keepdims=True)
-            return dX
+    Args:
+        features: number of classes ``K`` (rows of the input).
+        dtype: float32 (default) or float64.
+    """
 
-        return Y, backprop
+    def _value(self, X: FloatArray) -> FloatArray:
+        return log_softmax(X)
+
+    def _input_grad(self, Y: FloatArray, dY: FloatArray) -> FloatArray:
+        dX: FloatArray = dY - np.exp(Y) * dY.sum(axis=0, keepdims=True)
+        return dX

@@ -48,6 +48,7 @@ class Momentum:
     """
 
     name: ClassVar[str] = "momentum"
+    _nesterov: ClassVar[bool] = False
     momentum: float = 0.9
     weight_decay: float = 0.0
 
@@ -64,4 +65,6 @@ class Momentum:
         lr = check_lr(lr)
         w, g = flat_views(value, grad)
         d = flat_state("delta", state.delta, value)
-        _kernels.momentum(w, g, d, lr, float(self.momentum), float(self.weight_decay), False)
+        _kernels.momentum(
+            w, g, d, lr, float(self.momentum), float(self.weight_decay), self._nesterov
+        )

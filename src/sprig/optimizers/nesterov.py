@@ -5,16 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
-
-from ..typing import FloatArray
-from . import _kernels
-from .base import check_lr, check_range, flat_state, flat_views
-from .momentum import MomentumState
+from .momentum import Momentum
 
 
 @dataclass(frozen=True)
-class Nesterov:
+class Nesterov(Momentum):
     r"""Nesterov momentum (Nerva's form; state :class:`MomentumState`).
 
     Update rule (``μ = momentum``, ``wd = weight_decay``, ``Δ`` starts at 0)::
@@ -35,20 +30,4 @@ class Nesterov:
     """
 
     name: ClassVar[str] = "nesterov"
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-
-    def __post_init__(self) -> None:
-        check_range("momentum", self.momentum, 0.0, 1.0, hi_open=True)
-        check_range("weight_decay", self.weight_decay, 0.0)
-
-    def init(self, value: FloatArray) -> MomentumState:
-        """Zero velocity."""
-        return MomentumState(np.zeros(value.shape, dtype=value.dtype))
-
-    def step(self, value: FloatArray, grad: FloatArray, state: MomentumState, *, lr: float) -> None:
-        """Update ``value`` and ``state.delta`` in place."""
-        lr = check_lr(lr)
-        w, g = flat_views(value, grad)
-        d = flat_state("delta", state.delta, value)
-        _kernels.momentum(w, g, d, lr, float(self.momentum), float(self.weight_decay), True)
+    _nesterov: ClassVar[bool] = True
