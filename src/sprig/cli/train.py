@@ -78,6 +78,8 @@ def resolve_config(
 ) -> TrainConfig:
     """Fill what the user left open so the saved config reproduces the run exactly."""
     changes: dict[str, Any] = {}
+    if config.dataset is None:
+        changes["dataset"] = "digits"  # the embedded default, written out in config.toml
     sizes = list(config.layer_sizes)
     if not sizes_given:
         n_lin = config.num_linear_layers
