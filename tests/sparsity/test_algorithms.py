@@ -90,13 +90,13 @@ def test_update_properties(name, seed, density, t) -> None:
         total_after += W2.nnz
         if expected is not None:
             assert W2.nnz == expected[n], (n, W.nnz, W2.nnz)
-        # kept weights unchanged, new weights as documented (SET: Xavier with the layer's
-        # mean stored fan-in; the others: zero), state carried
+        # kept weights unchanged, new weights as documented (SET: Xavier with the dense
+        # fan-in, as Nerva; the others: zero), state carried
         kept = remap.kept
         assert np.array_equal(W2.data[kept], W.data[remap.source[kept]])
         new = W2.data[remap.inserted]
         if name == "set":
-            limit = 1 / np.sqrt(max(1.0, W2.nnz / W2.shape[0]))
+            limit = 1 / np.sqrt(W2.shape[1])
             assert np.all(np.abs(new) <= limit + 1e-12) and (new.size == 0 or np.any(new))
         else:
             assert np.all(new == 0)

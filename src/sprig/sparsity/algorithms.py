@@ -245,9 +245,7 @@ class DSTAlgorithm:
         exclude_dropped: the just-pruned positions may not be re-grown in the same update.
         new_values: ``(n, rng) -> values`` of grown entries; ``None``: zeros.
         new_init: alternatively an initializer ``(n, fan_in, fan_out, rng) -> values`` called
-            with the layer's mean stored fan-in and fan-out after the update (Nerva's
-            ``--grow-weights``; Nerva itself uses the dense fan-in, which makes regrown
-            weights of a 1 %-dense layer 10x smaller than sprig's initial ones).
+            with the layer's dense fan-in and fan-out, as Nerva's ``--grow-weights``.
         record: per-run ITOP record (mutable; see :class:`TopologyRecord`).
     """
 
@@ -433,10 +431,14 @@ class DSTAlgorithm:
         if self.new_values is not None and rows.size:
             values = np.asarray(self.new_values(rows.size, rng), dtype=W.dtype)
         elif self.new_init is not None and rows.size:
-            # the layer's mean actual fan-in/fan-out (as sprig's default initialisation)
-            fan_in = max(1.0, (W.nnz + rows.size) / W.shape[0])
-            fan_out = max(1.0, (W.nnz + rows.size) / W.shape[1])
-            values = np.asarray(self.new_init(rows.size, fan_in, fan_out, rng), dtype=W.dtype)
+            # Nerva's choice: the dense fan-in/fan-out. Regrown weights then start small
+            # (1/√density smaller than the rows' initial weights) and must earn their place;
+            # on LeNet-300-100 at 99 % sparsity this gave 95.7 % against 94.1-94.4 % with the
+            # rows' mean stored fan-in (docs/results.md, one seed each).
+            fan_out, fan_in = W.shape
+            values = np.asarray(
+                self.new_init(rows.size, float(fan_in), float(fan_out), rng), dtype=W.dtype
+            )
         return Edit(drop, rows, cols, values)
 
 
