@@ -14,7 +14,10 @@ EPS = 1e-6
 
 
 def numerical_grad(
-    loss: Callable[[], float], x: np.ndarray, eps: float = EPS, positions: Sequence[int] | None = None
+    loss: Callable[[], float],
+    x: np.ndarray,
+    eps: float = EPS,
+    positions: Sequence[int] | None = None,
 ) -> np.ndarray:
     """∂loss/∂x by central differences, perturbing ``x`` in place (restored afterwards).
 
@@ -35,8 +38,14 @@ def numerical_grad(
     return g
 
 
-def assert_close(analytic: np.ndarray, numeric: np.ndarray, *, rtol: float = 1e-5, atol: float = 1e-7,
-                 what: str = "gradient") -> None:
+def assert_close(
+    analytic: np.ndarray,
+    numeric: np.ndarray,
+    *,
+    rtol: float = 1e-5,
+    atol: float = 1e-7,
+    what: str = "gradient",
+) -> None:
     """Relative comparison scaled by the gradient's magnitude (robust to tiny entries)."""
     scale = max(1.0, float(np.abs(numeric).max(initial=0.0)))
     err = float(np.abs(analytic - numeric).max(initial=0.0))

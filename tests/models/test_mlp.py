@@ -1,5 +1,7 @@
 """A whole sparse MLP: gradients equal a dense network's, torch agrees, weights round-trip."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -16,7 +18,7 @@ from sprig.optimizers import Momentum
 def sparse_and_dense(seed=0, dtype=np.float64, sizes=(12, 16, 9, 4), density=0.4):
     rng = np.random.default_rng(seed)
     sparse_layers, dense_layers = [], []
-    for i, (d, k) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (d, k) in enumerate(itertools.pairwise(sizes)):
         s = SparseLinear(d, k, density=density, rng=rng, dtype=dtype)
         s.bias[:] = rng.standard_normal(k) * 0.1
         dn = Linear(d, k, rng=rng, dtype=dtype)

@@ -49,9 +49,9 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import ConfigError, SprigError
+from ..initializers import Xavier
 from ..matrices import CSRMatrix, Remap, nnz_from_density
 from ..matrices.csr import ValueSampler
-from ..initializers import Xavier
 from ..matrices.keysets import union_sorted
 from ..typing import FloatArray, IntArray
 from . import grow as G
@@ -448,12 +448,15 @@ def static() -> DSTAlgorithm:
     return DSTAlgorithm("static", None, None)
 
 
+_XAVIER = Xavier()
+
+
 def set_(
     zeta: float = 0.3,
     *,
     every: int = 1,
     new_values: ValueSampler | None = None,
-    new_init: Callable[..., Any] | None = Xavier(),
+    new_init: Callable[..., Any] | None = _XAVIER,
 ) -> DSTAlgorithm:
     """SET (Mocanu et al. 2018, Nat. Commun. 9:2383): ζ = 0.3, once per epoch.
 
