@@ -201,8 +201,9 @@ def dst_updates(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def plot_dst(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path | None:
-    """Pruned/grown counts and the ITOP rate per topology update and layer; ``None`` (no
-    file) when the run has no DST updates."""
+    """Per topology update and layer: pruned and grown counts, the fraction of grown
+    positions that were never active before, and the fraction of all positions ever active
+    (ITOP's exploration rate); ``None`` (no file) when the run has no DST updates."""
     updates = dst_updates(rows)
     if not updates:
         return None
@@ -211,18 +212,23 @@ def plot_dst(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) ->
     for u in updates:
         for lay in u["layers"]:
             name = str(lay.get("layer", "?"))
-            for key in ("pruned", "grown", "itop_rate"):
+            for key in ("pruned", "grown", "itop_rate", "explored"):
                 v = lay.get(key)
                 if isinstance(v, int | float) and not isinstance(v, bool):
                     xs, ys = per_layer.setdefault(name, {}).setdefault(key, ([], []))
                     xs.append(float(u["update"]))
                     ys.append(float(v))
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    fig, axes = plt.subplots(1, 4, figsize=(18, 4))
     try:
         for ax, key, title in zip(
             axes,
-            ("pruned", "grown", "itop_rate"),
-            ("pruned per update", "grown per update", "ITOP rate (ever-active / dense)"),
+            ("pruned", "grown", "itop_rate", "explored"),
+            (
+                "pruned per update",
+                "grown per update",
+                "new positions among the grown",
+                "explored: ever-active / all positions",
+            ),
             strict=True,
         ):
             for name, d in per_layer.items():
