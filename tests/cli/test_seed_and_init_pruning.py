@@ -66,3 +66,19 @@ def test_init_pruning_gives_the_requested_nnz_and_trains(tmp_path, method):
     assert last["layers"]["2"]["nnz"] == round(0.1 * 256 * 256)
     assert last["layers"]["4"]["nnz"] == 2560
     assert last["test_accuracy"] > 0.8
+
+
+def test_smet_from_the_command_line(tmp_path):
+    run = tmp_path / "smet"
+    out = _sprig("train", "--optimizers", "SMET(warmup_steps=50)", "--learning-rate", "0.003",
+                 "--dst", "MagRan(0.3)", "--density-lr-power", "0.5", "--epochs", "3",
+                 "--seed", "2", "--run-dir", str(run), "--no-progress")
+    assert out.returncode == 0, out.stderr
+    assert 'optimizers = ["smet(' in (run / "config.toml").read_text()
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["test_accuracy"] > 0.85
+    # the per-entry step counters are checkpointed with the stored entries
+    import numpy as np
+
+    with np.load(run / "checkpoint.npz", allow_pickle=False) as z:
+        assert z["opt/0.weight/step"].shape == z["model/0.weight.data"].shape

@@ -65,7 +65,7 @@ CANONICAL = {
         "logistic_cross_entropy",
         "nll",
     },
-    "optimizer": {"sgd", "momentum", "nesterov", "adam", "adamw"},
+    "optimizer": {"sgd", "momentum", "nesterov", "adam", "adamw", "smet"},
     "schedule": {
         "constant",
         "time_based",
@@ -110,8 +110,9 @@ PARAMS = {
     ("optimizer", "sgd"): ("weight_decay",),
     ("optimizer", "momentum"): ("momentum", "weight_decay"),
     ("optimizer", "nesterov"): ("momentum", "weight_decay"),
-    ("optimizer", "adam"): ("betas", "eps", "weight_decay"),
-    ("optimizer", "adamw"): ("betas", "eps", "weight_decay"),
+    ("optimizer", "adam"): ("betas", "eps", "weight_decay", "per_entry_steps", "warmup_steps"),
+    ("optimizer", "adamw"): ("betas", "eps", "weight_decay", "per_entry_steps", "warmup_steps"),
+    ("optimizer", "smet"): ("betas", "eps", "weight_decay", "warmup_steps"),
     ("schedule", "constant"): ("lr",),
     ("schedule", "time_based"): ("lr", "decay"),
     ("schedule", "step_based"): ("lr", "drop_rate", "change_rate"),
@@ -170,9 +171,15 @@ NERVA = [
     (
         parse_optimizer,
         "Adam(betas=0.9,0.999; eps=1e-8)",
-        "adam(betas=[0.9, 0.999], eps=1e-08, weight_decay=0.0)",
+        "adam(betas=[0.9, 0.999], eps=1e-08, weight_decay=0.0, per_entry_steps=false, "
+        "warmup_steps=0)",
     ),
-    (parse_optimizer, "AdamW", "adamw(betas=[0.9, 0.999], eps=1e-08, weight_decay=0.01)"),
+    (
+        parse_optimizer,
+        "AdamW",
+        "adamw(betas=[0.9, 0.999], eps=1e-08, weight_decay=0.01, per_entry_steps=false, "
+        "warmup_steps=0)",
+    ),
     # --learning-rate / --learning-rate-scheduler
     (parse_schedule, "Constant(0.01)", "constant(lr=0.01)"),
     (parse_schedule, "TimeBased(lr=0.1,decay=0.01)", "time_based(lr=0.1, decay=0.01)"),
@@ -317,7 +324,7 @@ def test_unknown_name_lists_valid_names():
     msg = str(info.value)
     assert msg.startswith("unknown optimizer 'nesterof'")
     assert "did you mean 'nesterov'?" in msg
-    assert msg.endswith("valid: adam, adamw, gradient_descent, momentum, nesterov, sgd")
+    assert msg.endswith("valid: adam, adamw, gradient_descent, momentum, nesterov, sgd, smet")
 
 
 @pytest.mark.parametrize(

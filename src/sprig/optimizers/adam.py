@@ -174,3 +174,15 @@ class AdamW(Adam):
     name: ClassVar[str] = "adamw"
     _decoupled: ClassVar[bool] = True
     weight_decay: float = 0.01
+
+
+@dataclass(frozen=True)
+class SMET(Adam):
+    """SMET's optimizer (Xiao et al., ICML 2026): :class:`Adam` with per-entry step counters
+    and a momentum warm-up of ``warmup_steps = 100`` (the released default) for regrown
+    entries. Combine with the trainer's ``density_lr_power`` for its density-aware learning
+    rate."""
+
+    name: ClassVar[str] = "smet"
+    per_entry_steps: bool = True
+    warmup_steps: int = 100

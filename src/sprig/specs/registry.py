@@ -547,6 +547,11 @@ def _weight_decay(default: float = 0.0) -> Param:
 
 
 _BETAS = ListOf(_UNIT_OPEN_RIGHT, length=2)
+#: SMET's options of Adam/AdamW (see sprig.optimizers.Adam).
+_SMET_OPTIONS = (
+    _p("per_entry_steps", Bool(), False, "one step counter per stored entry (SMET)"),
+    _p("warmup_steps", _NONNEG_INT, 0, "momentum warm-up of young entries (SMET; 0 = off)"),
+)
 
 OPTIMIZERS = Registry(
     "optimizer",
@@ -569,6 +574,7 @@ OPTIMIZERS = Registry(
                 _p("betas", _BETAS, (0.9, 0.999)),
                 _p("eps", _POS, 1e-8, "", "epsilon"),
                 _weight_decay(),
+                *_SMET_OPTIONS,
             ),
             doc="Adam (Kingma & Ba 2015)",
         ),
@@ -578,8 +584,19 @@ OPTIMIZERS = Registry(
                 _p("betas", _BETAS, (0.9, 0.999)),
                 _p("eps", _POS, 1e-8, "", "epsilon"),
                 _weight_decay(0.01),
+                *_SMET_OPTIONS,
             ),
             doc="Adam with decoupled weight decay (Loshchilov & Hutter 2019)",
+        ),
+        Entry(
+            "smet",
+            (
+                _p("betas", _BETAS, (0.9, 0.999)),
+                _p("eps", _POS, 1e-8, "", "epsilon"),
+                _weight_decay(),
+                _p("warmup_steps", _NONNEG_INT, 100, "momentum warm-up of regrown entries"),
+            ),
+            doc="SMET: Adam with per-entry step counters and momentum warm-up (Xiao 2026)",
         ),
     ],
 )
