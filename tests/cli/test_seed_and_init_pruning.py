@@ -70,9 +70,24 @@ def test_init_pruning_gives_the_requested_nnz_and_trains(tmp_path, method):
 
 def test_smet_from_the_command_line(tmp_path):
     run = tmp_path / "smet"
-    out = _sprig("train", "--optimizers", "SMET(warmup_steps=50)", "--learning-rate", "0.003",
-                 "--dst", "MagRan(0.3)", "--density-lr-power", "0.5", "--epochs", "3",
-                 "--seed", "2", "--run-dir", str(run), "--no-progress")
+    out = _sprig(
+        "train",
+        "--optimizers",
+        "SMET(warmup_steps=50)",
+        "--learning-rate",
+        "0.003",
+        "--dst",
+        "MagRan(0.3)",
+        "--density-lr-power",
+        "0.5",
+        "--epochs",
+        "3",
+        "--seed",
+        "2",
+        "--run-dir",
+        str(run),
+        "--no-progress",
+    )
     assert out.returncode == 0, out.stderr
     assert 'optimizers = ["smet(' in (run / "config.toml").read_text()
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])

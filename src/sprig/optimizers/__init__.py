@@ -4,10 +4,10 @@
 hyper-parameters (the learning rate is passed to ``step``, never stored).
 """
 
+from .adam import SMET as SMET
 from .adam import Adam as Adam
 from .adam import AdamPerEntryState as AdamPerEntryState
 from .adam import AdamState as AdamState
-from .adam import SMET as SMET
 from .adam import AdamW as AdamW
 from .base import Optimizer as Optimizer
 from .base import per_entry as per_entry
