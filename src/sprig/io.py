@@ -33,7 +33,7 @@ def is_zip_file(path: str | os.PathLike[str]) -> bool:
         return f.read(4) in ZIP_MAGIC
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], object]) -> Path:
     """Write a file atomically: temp file in the same directory, fsync, rename, fsync dir."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +65,8 @@ def save_npz(path: str | os.PathLike[str], arrays: Mapping[str, Any], meta: Any 
             raise TypeError(f"array {k!r} has dtype object; only numeric/string arrays are saved")
     if meta is not None:
         payload["__meta__"] = np.array(json.dumps(meta))
-    return atomic_write(path, lambda f: np.savez(f, **payload))
+    # allow_pickle=False: an object array fails here instead of being pickled
+    return atomic_write(path, lambda f: np.savez(f, allow_pickle=False, **payload))  # type: ignore[arg-type]
 
 
 def load_npz(path: str | os.PathLike[str], *, what: str = "file") -> tuple[dict[str, Any], Any]:

@@ -23,7 +23,7 @@ def set_num_threads(n: int | None = None) -> int:
     from threadpoolctl import threadpool_limits
 
     global _limiter
-    ceiling = numba.config.NUMBA_NUM_THREADS
+    ceiling = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
     if n is None:
         n = min(os.cpu_count() or 1, ceiling)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:

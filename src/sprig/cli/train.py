@@ -358,7 +358,9 @@ def run_train(
 ) -> dict[str, Any]:
     """Train (or resume) a run; returns the last epoch's metrics."""
     if config.seed is None:  # fixed first: the data subset and everything else derive from it
-        config = dataclasses.replace(config, seed=int(np.random.SeedSequence().entropy % 2**31))
+        config = dataclasses.replace(
+            config, seed=int(np.random.SeedSequence().generate_state(1)[0] % 2**31)
+        )
     data, norm = resolve_data(config)
     if resume is None:
         config = resolve_config(config, data, sizes_given=sizes_given, density_given=density_given)

@@ -24,6 +24,8 @@ valid.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba as nb
 import numpy as np
 from llvmlite import ir
@@ -32,8 +34,13 @@ from numba.extending import intrinsic
 
 from ..typing import FloatArray, IntArray
 
-_JIT = {"nogil": True, "cache": True, "fastmath": True, "error_model": "numpy",
-        "boundscheck": False}
+_JIT: dict[str, Any] = {
+    "nogil": True,
+    "cache": True,
+    "fastmath": True,
+    "error_model": "numpy",
+    "boundscheck": False,
+}
 #: Work blocks per kernel call; more blocks than threads so uneven rows balance out.
 N_BLOCKS = 64
 #: Below this many multiply-adds (``nnz · N``) a product runs on the calling thread: a parallel
@@ -118,8 +125,9 @@ def _spmm_rows(r0, r1, indptr, indices, data, Xt, bias, out):  # pragma: no cove
             w0, w1, w2, w3 = data[k], data[k + 1], data[k + 2], data[k + 3]
             j0, j1, j2, j3 = indices[k], indices[k + 1], indices[k + 2], indices[k + 3]
             for t in range(n):
-                out[i, t] = b0 + ((w0 * Xt[j0, t] + w1 * Xt[j1, t])
-                                  + (w2 * Xt[j2, t] + w3 * Xt[j3, t]))
+                out[i, t] = b0 + (
+                    (w0 * Xt[j0, t] + w1 * Xt[j1, t]) + (w2 * Xt[j2, t] + w3 * Xt[j3, t])
+                )
             k += 4
         else:
             for t in range(n):
@@ -131,8 +139,7 @@ def _spmm_rows(r0, r1, indptr, indices, data, Xt, bias, out):  # pragma: no cove
             w0, w1, w2, w3 = data[k], data[k + 1], data[k + 2], data[k + 3]
             j0, j1, j2, j3 = indices[k], indices[k + 1], indices[k + 2], indices[k + 3]
             for t in range(n):
-                out[i, t] += ((w0 * Xt[j0, t] + w1 * Xt[j1, t])
-                              + (w2 * Xt[j2, t] + w3 * Xt[j3, t]))
+                out[i, t] += (w0 * Xt[j0, t] + w1 * Xt[j1, t]) + (w2 * Xt[j2, t] + w3 * Xt[j3, t])
             k += 4
         while k < end:
             w0 = data[k]
@@ -156,8 +163,9 @@ def _spmm_t_cols(c0, c1, col_ptr, row_idx, perm, data, dYt, out):  # pragma: no 
             w2, w3 = data[perm[p + 2]], data[perm[p + 3]]
             i0, i1, i2, i3 = row_idx[p], row_idx[p + 1], row_idx[p + 2], row_idx[p + 3]
             for t in range(n):
-                out[j, t] = ((w0 * dYt[i0, t] + w1 * dYt[i1, t])
-                             + (w2 * dYt[i2, t] + w3 * dYt[i3, t]))
+                out[j, t] = (w0 * dYt[i0, t] + w1 * dYt[i1, t]) + (
+                    w2 * dYt[i2, t] + w3 * dYt[i3, t]
+                )
             p += 4
         else:
             for t in range(n):
@@ -170,8 +178,9 @@ def _spmm_t_cols(c0, c1, col_ptr, row_idx, perm, data, dYt, out):  # pragma: no 
             w2, w3 = data[perm[p + 2]], data[perm[p + 3]]
             i0, i1, i2, i3 = row_idx[p], row_idx[p + 1], row_idx[p + 2], row_idx[p + 3]
             for t in range(n):
-                out[j, t] += ((w0 * dYt[i0, t] + w1 * dYt[i1, t])
-                              + (w2 * dYt[i2, t] + w3 * dYt[i3, t]))
+                out[j, t] += (w0 * dYt[i0, t] + w1 * dYt[i1, t]) + (
+                    w2 * dYt[i2, t] + w3 * dYt[i3, t]
+                )
             p += 4
         while p < end:
             w0 = data[perm[p]]

@@ -8,11 +8,12 @@ sort plus a neighbour comparison on the key sets of topology updates (1.3M keys:
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..typing import IntArray
 
 
-def unique_sorted(keys: IntArray) -> IntArray:
+def unique_sorted(keys: IntArray) -> NDArray[np.int64]:
     """Sorted distinct values of ``keys`` (int64)."""
     x = np.sort(np.asarray(keys, dtype=np.int64).reshape(-1))
     if x.size < 2:
@@ -23,7 +24,8 @@ def unique_sorted(keys: IntArray) -> IntArray:
     return x[keep]
 
 
-def union_sorted(a: IntArray, b: IntArray) -> IntArray:
+def union_sorted(a: IntArray, b: IntArray) -> NDArray[np.int64]:
     """Sorted distinct values of ``a ∪ b``."""
-    return unique_sorted(np.concatenate([np.asarray(a, np.int64).reshape(-1),
-                                         np.asarray(b, np.int64).reshape(-1)]))
+    return unique_sorted(
+        np.concatenate([np.asarray(a, np.int64).reshape(-1), np.asarray(b, np.int64).reshape(-1)])
+    )

@@ -177,13 +177,13 @@ class MLP:
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ state
-    def state_dict(self) -> dict[str, FloatArray]:
+    def state_dict(self) -> dict[str, Any]:
         """Every parameter and buffer, with the topology of the sparse weights.
 
         Sparse weights appear as ``"<i>.weight.indptr"``, ``".indices"``, ``".data"`` and
         ``".shape"``; everything else under its parameter or buffer name. Arrays are copies.
         """
-        out: dict[str, FloatArray] = {}
+        out: dict[str, Any] = {}
         for i, layer in enumerate(self.net):
             for name, p in layer.params().items():
                 if isinstance(layer, SparseLinear) and name == "weight":

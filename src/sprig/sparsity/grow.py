@@ -214,7 +214,7 @@ def gradient_grow(
     b = max(1, min(rows, int(block_bytes) // max(1, cols * _BYTES_PER_ELEMENT)))
     buf = np.empty((b, cols), dtype=dYt.dtype)
     XtT = Xt.T
-    best_keys = np.zeros(0, dtype=np.int64)
+    best_keys: IntArray = np.zeros(0, dtype=np.int64)
     best_scores = np.zeros(0, dtype=dYt.dtype)
     # Forbidden keys split by block through one searchsorted over the sorted key array.
     for r0 in range(0, rows, b):

@@ -40,7 +40,10 @@ Schedule = Any
 
 def build_loss(spec: LossSpec, reduction: str = "mean") -> Loss:
     """The loss named by ``spec`` (mean over the batch by default)."""
-    return losses.REGISTRY[spec.name](reduction=reduction, **spec.kwargs)  # type: ignore[call-arg]
+    if reduction not in ("sum", "mean"):
+        raise ConfigError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
+    cls: Any = losses.REGISTRY[spec.name]
+    return cls(reduction=reduction, **spec.kwargs)  # type: ignore[no-any-return]
 
 
 def build_optimizer(spec: OptimizerSpec) -> Any:

@@ -76,11 +76,21 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
     arrays, meta = load_npz(path, what="checkpoint")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a sprig checkpoint")
-    kinds = {"epoch": int, "batch_in_epoch": int, "step": int, "epochs": int, "running": dict,
-             "history": list, "extra": dict, "rngs": dict}
+    kinds = {
+        "epoch": int,
+        "batch_in_epoch": int,
+        "step": int,
+        "epochs": int,
+        "running": dict,
+        "history": list,
+        "extra": dict,
+        "rngs": dict,
+    }
     bad = [k for k, t in kinds.items() if not isinstance(meta.get(k), t)]
     running = meta.get("running")
-    if not bad and not all(k in running for k in ("loss_sum", "correct", "seen")):
+    if not bad and not (
+        isinstance(running, dict) and all(k in running for k in ("loss_sum", "correct", "seen"))
+    ):
         bad.append("running")
     if bad:
         raise CheckpointError(f"checkpoint {path} has missing or invalid metadata: {bad}")

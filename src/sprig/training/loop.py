@@ -115,9 +115,11 @@ class Trainer:
         if clip_norm is not None and not clip_norm > 0:
             raise ConfigError(f"clip_norm must be > 0, got {clip_norm!r}")
         self.loss = loss
-        self.schedule: Schedule = (
-            (lambda step, lr=float(schedule): lr) if isinstance(schedule, int | float) else schedule
-        )
+        if isinstance(schedule, int | float):
+            from ..schedules import Constant
+
+            schedule = Constant(float(schedule))
+        self.schedule: Schedule = schedule
         self.batch_size = batch_size
         self.seed = seed
         self.callbacks = list(callbacks)
@@ -265,7 +267,7 @@ class Trainer:
             st.seen += n
             st.step += 1
             st.batch_in_epoch += 1
-            logs = {"loss": value, "lr": lr, "batch_size": n, "taps": taps}
+            logs: dict[str, Any] = {"loss": value, "lr": lr, "batch_size": n, "taps": taps}
             for cb in self.callbacks:
                 cb.on_batch_end(st, logs)
             tm["topology"] += logs.get("topology_seconds", 0.0)
