@@ -76,3 +76,26 @@ def summarize(run_dir: Path) -> dict[str, Any] | None:
         "explored": explored,
         "finished": (run_dir / "weights.npz").exists(),
     }
+
+
+def print_summary(jobs: list[tuple[str, list[str]]], out: Path) -> None:
+    """The results table of the runs in ``out`` and the command of each."""
+    print(
+        "| run | final acc | best acc (epoch) | mean acc, last 50 epochs | epochs | s/epoch | nnz "
+        "| explored |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, _ in jobs:
+        s = summarize(out / name)
+        if s is None:
+            print(f"| {name} | not run | | | | | | |")
+            continue
+        cut = "" if s["finished"] else " (cut short)"
+        print(
+            f"| {name} | {100 * s['final']:.2f}% | {100 * s['best']:.2f}% ({s['best_epoch']})"
+            f" | {100 * s['last50']:.2f}% | {s['epochs']}{cut} | {s['sec_per_epoch']:.2f}"
+            f" | {s['nnz']} | {s['explored']} |"
+        )
+    print()
+    for name, argv in jobs:
+        print(f"{name}: {shlex.join(argv)}")

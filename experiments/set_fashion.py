@@ -18,10 +18,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import shlex
 from pathlib import Path
 
-from _runs import DATA, ROOT, command, run_all, summarize
+from _runs import DATA, ROOT, command, print_summary, run_all
 
 from sprig.sparsity.density import set_epsilon, shapes_from_sizes
 
@@ -68,25 +67,7 @@ def main() -> None:
         js = [j for j in js if j[0] in a.only]
     if not a.summary:
         run_all(js, a.out, a.parallel)
-    print(
-        "| run | final acc | best acc (epoch) | mean acc, last 50 epochs | epochs | s/epoch | nnz "
-        "| explored |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for name, _ in js:
-        s = summarize(a.out / name)
-        if s is None:
-            print(f"| {name} | not run | | | | | | |")
-            continue
-        cut = "" if s["finished"] else " (cut short)"
-        print(
-            f"| {name} | {100 * s['final']:.2f}% | {100 * s['best']:.2f}% ({s['best_epoch']})"
-            f" | {100 * s['last50']:.2f}% | {s['epochs']}{cut} | {s['sec_per_epoch']:.2f}"
-            f" | {s['nnz']} | {s['explored']} |"
-        )
-    print()
-    for name, argv in js:
-        print(f"{name}: {shlex.join(argv)}")
+    print_summary(js, a.out)
 
 
 if __name__ == "__main__":
