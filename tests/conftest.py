@@ -13,7 +13,10 @@ from hypothesis import HealthCheck, settings
 sys.path.insert(0, str(Path(__file__).parent))  # gradcheck.py, strategies.py
 
 settings.register_profile(
-    "ci", derandomize=True, deadline=None, max_examples=40,
+    "ci",
+    derandomize=True,
+    deadline=None,
+    max_examples=40,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", deadline=None, max_examples=25)

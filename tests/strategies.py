@@ -17,5 +17,6 @@ def csr_matrices(draw, max_dim: int = 64, dtype=np.float64, min_dim: int = 1):
     nnz = draw(st.integers(0, rows * cols))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
-    return CSRMatrix.random((rows, cols), nnz=nnz, rng=rng, dtype=dtype,
-                            values=lambda n, r: r.standard_normal(n))
+    return CSRMatrix.random(
+        (rows, cols), nnz=nnz, rng=rng, dtype=dtype, values=lambda n, r: r.standard_normal(n)
+    )

@@ -31,8 +31,7 @@ def test_products_equal_dense_reference(dtype, W, n, seed):
     np.testing.assert_allclose(dX, A.T @ dYt, atol=tol * 10, rtol=tol)
     sums = np.empty(K, dtype)
     g = W.sampled_fm(dYt, Xt, row_sums=sums)
-    np.testing.assert_allclose(sums, dYt.astype(np.float64).sum(axis=1), atol=tol * 10,
-                               rtol=tol)
+    np.testing.assert_allclose(sums, dYt.astype(np.float64).sum(axis=1), atol=tol * 10, rtol=tol)
     dense_grad = dYt.astype(np.float64) @ Xt.T.astype(np.float64)
     np.testing.assert_allclose(g, dense_grad[W.row_of, W.indices], atol=tol * 10, rtol=tol)
 

@@ -437,7 +437,13 @@ def test_state_kind_must_match_per_entry_steps():
 
 def test_registry_and_configs():
     assert set(REGISTRY) == {
-        "sgd", "gradient_descent", "momentum", "nesterov", "adam", "adamw", "smet"
+        "sgd",
+        "gradient_descent",
+        "momentum",
+        "nesterov",
+        "adam",
+        "adamw",
+        "smet",
     }
     for name, cls in REGISTRY.items():
         assert cls.name == name or (name == "gradient_descent" and cls is SGD)

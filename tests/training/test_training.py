@@ -179,12 +179,26 @@ def test_density_aware_learning_rate_scales_sparse_weights_only(digits):
     from sprig.optimizers import SGD as PlainSGD
 
     m = model(density=0.25)
-    t = Trainer(m, loss=SoftmaxCrossEntropy(), optimizer=PlainSGD(), schedule=0.01, epochs=1,
-                batch_size=32, density_lr_power=1.0)
+    t = Trainer(
+        m,
+        loss=SoftmaxCrossEntropy(),
+        optimizer=PlainSGD(),
+        schedule=0.01,
+        epochs=1,
+        batch_size=32,
+        density_lr_power=1.0,
+    )
     scales = t._lr_scales()
     assert set(scales) == {f"{i}.weight" for i in m.sparse_layers()}
     for i, layer in m.sparse_layers().items():
         assert scales[f"{i}.weight"] == pytest.approx(1 / layer.weight.density)
     with pytest.raises(ValueError, match="density_lr_power"):
-        Trainer(m, loss=SoftmaxCrossEntropy(), optimizer=PlainSGD(), schedule=0.01, epochs=1,
-                batch_size=32, density_lr_power=-1.0)
+        Trainer(
+            m,
+            loss=SoftmaxCrossEntropy(),
+            optimizer=PlainSGD(),
+            schedule=0.01,
+            epochs=1,
+            batch_size=32,
+            density_lr_power=-1.0,
+        )

@@ -65,9 +65,9 @@ def load_source(path: str | Path, *, config: str | Path | None = None) -> Source
         ConfigError: the stored configuration is invalid.
     """
     from ..io import load_npz
-    from ..models.mlp import WEIGHTS_FORMAT
+    from ..models.model import WEIGHTS_FORMATS
     from ..specs.config import TrainConfig
-    from ..training.checkpoint import FORMAT
+    from ..training.checkpoint import FORMATS
 
     p = Path(path)
     run_dir: Path | None = None
@@ -84,12 +84,12 @@ def load_source(path: str | Path, *, config: str | Path | None = None) -> Source
     arrays, meta = load_npz(p, what="checkpoint or weights file")
     meta = meta if isinstance(meta, dict) else {}
     fmt = meta.get("format")
-    if fmt == FORMAT:
+    if fmt in FORMATS:
         kind = "checkpoint"
         state = {k[len("model/") :]: v for k, v in arrays.items() if k.startswith("model/")}
         if not state:
             raise CheckpointError(f"checkpoint {p} holds no model weights")
-    elif fmt == WEIGHTS_FORMAT:
+    elif fmt in WEIGHTS_FORMATS:
         kind, state = "weights", arrays
     elif "W1" in arrays:
         kind, state = "nerva", arrays

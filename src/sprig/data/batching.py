@@ -67,6 +67,9 @@ class Batches:
         dtype: float dtype of ``Xt`` and ``Tt`` (``X`` is cast per batch if it differs).
         augment: optional ``augment(Xt, rng)`` applied to each input batch, e.g.
             :class:`~sprig.data.augmentation.RandomCropFlip`.
+        targets: what ``Tt`` holds: ``None`` one-hot labels (classification), a float
+            ``(N, K)`` array (regression targets), or ``"inputs"`` (the clean, un-augmented
+            input: reconstruction, e.g. a denoising autoencoder whose ``augment`` adds noise).
 
     Raises:
         ConfigError: bad ``batch_size``/``seed``, or ``drop_last`` leaving no batch.
@@ -85,6 +88,7 @@ class Batches:
         num_classes: int | None = None,
         dtype: Any = np.float32,
         augment: Augment | None = None,
+        targets: Any = None,
     ) -> None:
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[0] == 0:
@@ -116,6 +120,16 @@ class Batches:
         self.num_classes = k
         self.dtype = check_float_dtype(dtype)
         self.augment = augment
+        if isinstance(targets, str) and targets != "inputs":
+            raise ConfigError(f"targets must be None, 'inputs' or an array, got {targets!r}")
+        if targets is not None and not isinstance(targets, str):
+            targets = np.ascontiguousarray(targets)
+            if targets.ndim != 2 or len(targets) != len(X) or targets.dtype.kind != "f":
+                raise DataError(
+                    f"regression targets must be a float (N, K) array with N = {len(X)}, "
+                    f"got {targets.dtype} {targets.shape}"
+                )
+        self.targets = targets
 
     @property
     def num_samples(self) -> int:
@@ -159,10 +173,18 @@ class Batches:
         Xt = gather_transpose(self.X, idx)
         if Xt.dtype != self.dtype:
             Xt = Xt.astype(self.dtype)
+        recon = isinstance(self.targets, str)
+        clean = Xt.copy() if recon and self.augment is not None else Xt
         if self.augment is not None:
             Xt = np.ascontiguousarray(self.augment(Xt, self.augment_rng(epoch, k)), self.dtype)
         y = self.y[idx]
-        return Batch(Xt, one_hot(y, self.num_classes, self.dtype), y, idx)
+        if self.targets is None:
+            Tt = one_hot(y, self.num_classes, self.dtype)
+        elif isinstance(self.targets, str):  # "inputs": reconstruct the clean input
+            Tt = clean
+        else:
+            Tt = gather_transpose(self.targets, idx).astype(self.dtype, copy=False)
+        return Batch(Xt, Tt, y, idx)
 
     def __repr__(self) -> str:
         return (

@@ -20,6 +20,9 @@ import numpy as np
 from ..errors import ConfigError, DataError
 from ..typing import FloatArray, IntArray, check_float_dtype
 
+#: Last entropy word of the validation split's generator (ASCII "VAL").
+VALIDATION_TAG = 0x56414C
+
 
 def one_hot(y: IntArray, num_classes: int, dtype: Any = np.float32) -> FloatArray:
     r"""Feature-major one-hot targets: ``T[k, n] = 1`` if ``y[n] == k`` else 0.
@@ -140,8 +143,14 @@ class Dataset:
     name: str = "dataset"
     image_shape: tuple[int, int, int] | None = None
     pixel_max: float | None = None
+    x_val: FloatArray | None = None
+    y_val: IntArray | None = None
+    t_train: FloatArray | None = None
+    t_val: FloatArray | None = None
+    t_test: FloatArray | None = None
 
     def __post_init__(self) -> None:
+        self._check_optional()
         x_train = _features(f"{self.name}: x_train", self.x_train)
         x_test = _features(f"{self.name}: x_test", self.x_test)
         y_train = _labels(f"{self.name}: y_train", self.y_train)
@@ -186,6 +195,99 @@ class Dataset:
         object.__setattr__(self, "y_train", y_train)
         object.__setattr__(self, "y_test", y_test)
         object.__setattr__(self, "num_classes", int(k))
+
+    def _check_optional(self) -> None:
+        """Validate the validation split and the regression targets (when present)."""
+        if (self.x_val is None) != (self.y_val is None):
+            raise DataError(f"{self.name}: x_val and y_val must be given together")
+        if self.x_val is not None:
+            object.__setattr__(self, "x_val", _features(f"{self.name}: x_val", self.x_val))
+            object.__setattr__(self, "y_val", _labels(f"{self.name}: y_val", self.y_val))
+            if len(self.x_val) != len(self.y_val):  # type: ignore[arg-type]
+                raise DataError(f"{self.name}: x_val and y_val have different lengths")
+        parts = {"train": self.x_train, "val": self.x_val, "test": self.x_test}
+        given = [p for p in parts if getattr(self, f"t_{p}") is not None]
+        if given and "train" not in given:
+            raise DataError(f"{self.name}: regression targets need t_train")
+        widths = set()
+        for part in given:
+            t = _features(f"{self.name}: t_{part}", getattr(self, f"t_{part}"))
+            x = parts[part]
+            if x is None or len(t) != len(x):
+                raise DataError(f"{self.name}: t_{part} needs one target row per x_{part} row")
+            widths.add(t.shape[1])
+            object.__setattr__(self, f"t_{part}", t)
+        if len(widths) > 1:
+            raise DataError(f"{self.name}: regression targets have different widths {widths}")
+        if given and "test" not in given and len(np.asarray(self.x_test)):
+            raise DataError(f"{self.name}: regression targets need t_test for the test rows")
+
+    @property
+    def num_targets(self) -> int | None:
+        """Width of the regression targets, or ``None`` for a classification dataset."""
+        return None if self.t_train is None else int(self.t_train.shape[1])
+
+    def split_validation(self, fraction: float, seed: int = 0) -> Dataset:
+        """Move a random ``fraction`` of the training rows into a validation split.
+
+        Rows are drawn with ``np.random.default_rng([seed, VALIDATION_TAG])`` (stratified by
+        class for classification data), so the split is a pure function of the seed; the
+        test split is untouched. Model choice (best epoch, early stopping) then uses the
+        validation split, never the test set.
+
+        Raises:
+            ConfigError: ``fraction`` not in (0, 1), or it leaves no training or no
+                validation row.
+        """
+        if not isinstance(fraction, int | float) or not 0.0 < fraction < 1.0:
+            raise ConfigError(f"validation fraction must be in (0, 1), got {fraction!r}")
+        n = len(self.y_train)
+        n_val = round(fraction * n)
+        if n_val < 1 or n_val >= n:
+            raise ConfigError(
+                f"validation fraction {fraction} of {n} training rows leaves "
+                f"{n_val} validation and {n - n_val} training rows; both must be at least 1"
+            )
+        rng = np.random.default_rng([int(seed), VALIDATION_TAG])
+        if self.t_train is None:
+            val = stratified_choice(self.y_train, n_val, rng)
+        else:
+            val = np.sort(rng.choice(n, size=n_val, replace=False))
+        keep = np.setdiff1d(np.arange(n), val)
+        return replace(
+            self,
+            x_train=self.x_train[keep],
+            y_train=self.y_train[keep],
+            x_val=self.x_train[val],
+            y_val=self.y_train[val],
+            t_train=None if self.t_train is None else self.t_train[keep],
+            t_val=None if self.t_train is None else self.t_train[val],
+        )
+
+    @classmethod
+    def regression(
+        cls, x_train: Any, t_train: Any, x_test: Any, t_test: Any, *, name: str = "dataset"
+    ) -> Dataset:
+        """A regression dataset: float targets ``t (N, K)`` (1-D targets become ``(N, 1)``)."""
+
+        def two_d(t: Any) -> Any:
+            t = np.asarray(t)
+            return t.reshape(-1, 1) if t.ndim == 1 else t
+
+        x_train, x_test = np.asarray(x_train), np.asarray(x_test)
+        return cls(
+            x_train, np.zeros(len(x_train), np.int64), x_test, np.zeros(len(x_test), np.int64),
+            num_classes=1, name=name, t_train=two_d(t_train), t_test=two_d(t_test),
+        )  # fmt: skip
+
+    @classmethod
+    def unlabeled(cls, x_train: Any, x_test: Any, *, name: str = "dataset") -> Dataset:
+        """Inputs only (e.g. for an autoencoder trained on its own input); labels are 0."""
+        x_train, x_test = np.asarray(x_train), np.asarray(x_test)
+        return cls(
+            x_train, np.zeros(len(x_train), np.int64), x_test, np.zeros(len(x_test), np.int64),
+            num_classes=1, name=name,
+        )  # fmt: skip
 
     @classmethod
     def from_arrays(

@@ -142,6 +142,7 @@ class Normalization:
             dataset,
             x_train=self.apply(dataset.x_train),
             x_test=self.apply(dataset.x_test),
+            x_val=None if dataset.x_val is None else self.apply(dataset.x_val),
             pixel_max=None,
         )
 

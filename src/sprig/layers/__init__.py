@@ -12,3 +12,5 @@ from .sequential import Sequential as Sequential
 from .softmax import LogSoftmax as LogSoftmax
 from .softmax import Softmax as Softmax
 from .srelu import SReLU as SReLU
+from .tree import Module as Module
+from .tree import Parallel as Parallel

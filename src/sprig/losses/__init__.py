@@ -7,6 +7,7 @@ from .base import Loss as Loss
 from .base import Reduction as Reduction
 from .base import check_targets as check_targets
 from .cross_entropy import CrossEntropy as CrossEntropy
+from .heads import HeadsLoss as HeadsLoss
 from .logistic_cross_entropy import LogisticCrossEntropy as LogisticCrossEntropy
 from .mean_squared_error import MeanSquaredError as MeanSquaredError
 from .negative_log_likelihood import NegativeLogLikelihood as NegativeLogLikelihood

@@ -19,7 +19,7 @@ from ..io import load_npz, save_npz
 from ..layers.linear import Linear, SparseLinear
 from ..matrices.csr import CSRMatrix
 from ..matrices.remap import Remap
-from .mlp import MLP, WEIGHTS_FORMAT
+from .mlp import MLP, WEIGHTS_FORMATS
 
 
 def save_nerva_weights(model: MLP, path: str | os.PathLike[str]) -> None:
@@ -78,7 +78,7 @@ def load_nerva_weights(model: MLP, path: str | os.PathLike[str]) -> None:
 def load_any_weights(model: MLP, path: str | os.PathLike[str]) -> None:
     """Load sprig weights or Nerva ``W1, b1, …`` weights, detected from the file."""
     arrays, meta = load_npz(path, what="weights file")
-    if isinstance(meta, dict) and meta.get("format") == WEIGHTS_FORMAT:
+    if isinstance(meta, dict) and meta.get("format") in WEIGHTS_FORMATS:
         model.load_state_dict(arrays)
     elif "W1" in arrays:
         load_nerva_weights(model, path)

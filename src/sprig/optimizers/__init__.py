@@ -14,6 +14,8 @@ from .base import per_entry as per_entry
 from .base import remap_state as remap_state
 from .base import state_arrays as state_arrays
 from .base import state_from_arrays as state_from_arrays
+from .frozen import Frozen as Frozen
+from .frozen import FrozenState as FrozenState
 from .momentum import Momentum as Momentum
 from .momentum import MomentumState as MomentumState
 from .nesterov import Nesterov as Nesterov
@@ -38,6 +40,8 @@ __all__ = [
     "AdamPerEntryState",
     "AdamState",
     "AdamW",
+    "Frozen",
+    "FrozenState",
     "Momentum",
     "MomentumState",
     "Nesterov",

@@ -3,9 +3,11 @@
 A callback receives the :class:`~sprig.training.state.TrainState` (read-mostly: only the
 topology update mutates the model, and only through ``TrainState.apply_edit``) and a ``logs``
 dict of the current batch or epoch. Hooks: ``on_train_begin``, ``on_epoch_begin``,
-``on_batch_end``, ``on_epoch_end``, ``on_train_end``. ``wants_taps(state)`` lets a callback ask
-the loop to record each layer's input and output gradient for the coming batch (RigL needs
-them); ``stop_training`` on the state ends training after the current epoch.
+``on_gradients`` (between backward and the optimizer step: where gradients are combined,
+e.g. all-reduced), ``on_batch_end``, ``on_epoch_end``, ``on_train_end``.
+``wants_taps(state)`` lets a callback ask the loop to record each layer's input and output
+gradient for the coming batch, by layer path (RigL needs them); ``stop_training`` on the
+state ends training after the current epoch.
 """
 
 from __future__ import annotations
@@ -35,6 +37,12 @@ class Callback:
 
     def on_epoch_begin(self, state: TrainState) -> None:
         """Before the first batch of an epoch."""
+
+    def on_gradients(self, state: TrainState, grads: dict[str, Any]) -> None:
+        """Between backward and the optimizer step: ``grads["params"]`` maps each parameter
+        name to its :class:`~sprig.layers.Param`, whose ``grad`` may be changed in place
+        (e.g. all-reduced across data-parallel workers); ``grads["batch_size"]`` is the
+        local batch size."""
 
     def on_batch_end(self, state: TrainState, logs: dict[str, Any]) -> None:
         """After the optimizer step of a batch; ``logs`` has ``loss``, ``accuracy``, ``lr``."""

@@ -3,10 +3,12 @@
 A checkpoint is one ``.npz`` written by :func:`sprig.io.save_npz` (temporary file, fsync,
 rename) holding:
 
-* ``model/<key>``: the model's ``state_dict`` (weights, sparse topologies, buffers);
-* ``opt/<param>/<field>``: every optimizer-state field (per-entry arrays and scalars);
+* ``model/<key>``: the model's ``state_dict`` (weights, sparse topologies, buffers), keyed
+  by path name (``model/trunk.0.weight.data``);
+* ``opt/<param path>/<field>``: every optimizer-state field (per-entry arrays and scalars);
 * ``extra/<key>``: arrays of callbacks (e.g. DST's record of ever-active positions);
-* ``__meta__`` (JSON): format tag, counters (epoch, batch in epoch, step), the running sums
+* ``__meta__`` (JSON): format tag (``sprig-checkpoint-2``; version-1 files, keyed by layer
+  index, are upgraded when read), the model's architecture, counters (epoch, batch in epoch, step), the running sums
   of the current epoch, the history, callbacks' JSON state, the state of every random
   generator (layers' dropout streams, the DST stream), and the run's configuration.
 
@@ -29,18 +31,37 @@ from ..optimizers.base import state_arrays, state_from_arrays
 from .callbacks import Callback
 from .state import TrainState, np_rng_state, set_np_rng_state
 
-FORMAT = "sprig-checkpoint-1"
+#: Format tag written; ``-2`` keys layers by path name (``-1`` files are upgraded on read).
+FORMAT = "sprig-checkpoint-2"
+FORMATS = ("sprig-checkpoint-1", FORMAT)
 
 
 def _rngs(state: TrainState) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for i, layer in enumerate(state.model.net):
-        rng = getattr(layer, "rng", None)
-        if isinstance(rng, np.random.Generator):
-            out[f"layer{i}"] = np_rng_state(rng)
+    for path, rng in state.model.named_rngs().items():
+        out[f"module:{path}"] = np_rng_state(rng)
     for key, rng in state.rngs.items():
         out[key] = np_rng_state(rng)
     return out
+
+
+def _upgrade_v1(arrays: dict[str, Any], meta: dict[str, Any]) -> None:
+    """Rename the integer layer keys of a ``sprig-checkpoint-1`` file to path names.
+
+    Model and optimizer keys were already ``"<i>.weight"`` (a sequential tree's paths); the
+    layers' random streams were ``"layer<i>"`` (now ``"module:<i>"``) and the DST record was
+    keyed by ``"<i>"`` (now the weight's path ``"<i>.weight"``).
+    """
+    rngs = meta["rngs"]
+    meta["rngs"] = {
+        (f"module:{k[5:]}" if k.startswith("layer") and k[5:].isdigit() else k): v
+        for k, v in rngs.items()
+    }
+    record = meta["extra"].get("dst_record")
+    if isinstance(record, dict) and isinstance(record.get("initial_nnz"), dict):
+        record["initial_nnz"] = {f"{k}.weight": v for k, v in record["initial_nnz"].items()}
+        for k in [k for k in arrays if k.startswith("extra/dst_ever/")]:
+            arrays[f"{k}.weight"] = arrays.pop(k)
 
 
 def save_checkpoint(
@@ -63,6 +84,7 @@ def save_checkpoint(
         "extra": state.extra,
         "rngs": _rngs(state),
         "config": config,
+        "architecture": state.model.architecture(),
     }
     return save_npz(path, arrays, meta=meta)
 
@@ -74,7 +96,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         CheckpointError: missing, empty, corrupt, or not a sprig checkpoint.
     """
     arrays, meta = load_npz(path, what="checkpoint")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") not in FORMATS:
         raise CheckpointError(f"{path} is not a sprig checkpoint")
     kinds = {
         "epoch": int,
@@ -94,6 +116,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         bad.append("running")
     if bad:
         raise CheckpointError(f"checkpoint {path} has missing or invalid metadata: {bad}")
+    if meta["format"] == "sprig-checkpoint-1":
+        _upgrade_v1(arrays, meta)
     return arrays, meta
 
 
@@ -104,6 +128,7 @@ def restore_checkpoint(state: TrainState, path: str | os.PathLike[str]) -> dict[
         CheckpointError: if the checkpoint does not match the model or optimizers.
     """
     arrays, meta = read_checkpoint(path)
+    state.model.check_architecture(meta.get("architecture"), f"checkpoint {path}")
     model_state = {k[6:]: v for k, v in arrays.items() if k.startswith("model/")}
     state.model.load_state_dict(model_state)
     new_states = {}
@@ -143,12 +168,11 @@ def restore_checkpoint(state: TrainState, path: str | os.PathLike[str]) -> dict[
     state.history = list(meta["history"])
     state.extra = dict(meta["extra"])
     rngs = meta["rngs"]
-    for i, layer in enumerate(state.model.net):
-        rng = getattr(layer, "rng", None)
-        if isinstance(rng, np.random.Generator) and f"layer{i}" in rngs:
-            set_np_rng_state(rng, rngs[f"layer{i}"])
+    for path, rng in state.model.named_rngs().items():
+        if f"module:{path}" in rngs:
+            set_np_rng_state(rng, rngs[f"module:{path}"])
     for key, saved in rngs.items():
-        if key.startswith("layer"):
+        if key.startswith("module:"):
             continue
         # streams of callbacks that have not started yet are created here, ready for them
         rng = state.rngs.setdefault(key, np.random.default_rng())

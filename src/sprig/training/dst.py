@@ -17,7 +17,11 @@ When updates happen:
   is the same after a resume.
 
 Per-update statistics (pruned, grown, nnz, density, in-time over-parameterization rate,
-explored fraction) go to the epoch's metrics row under ``"dst"``.
+explored fraction) go to the epoch's metrics row under ``"dst"``, one row per sparse layer
+named by its path (``"trunk.0"``); the algorithm sees each weight under its parameter path
+(``"trunk.0.weight"``), which also keys its ever-active record in checkpoints. Layers of
+different heads are updated independently (unless the algorithm couples layers: global
+pruning, SNFS redistribution).
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ class TopologyUpdate(Callback):
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, state: TrainState) -> None:
-        if not state.model.sparse_layers() and self.algorithm.name != "static":
+        if not state.model.sparse_modules() and self.algorithm.name != "static":
             raise ConfigError(
                 f"DST algorithm {self.algorithm.name!r} needs sparse layers, but every layer "
                 "of the model is dense (density 1)"
@@ -102,35 +106,34 @@ class TopologyUpdate(Callback):
             logs["topology_seconds"] = time.perf_counter() - t0
 
     # ------------------------------------------------------------------ the update
-    def _update(self, state: TrainState, t: int, taps: dict[int, Any] | None) -> None:
+    def _update(self, state: TrainState, t: int, taps: dict[str, Any] | None) -> None:
+        """Propose and apply the edits of every sparse weight, keyed by parameter path
+        (``"trunk.0.weight"``); taps and optimizer state are looked up by the same paths."""
         model = state.model
         layers: dict[str, tuple[Any, LayerInfo]] = {}
-        sparse = model.sparse_layers()
-        for i, layer in sparse.items():
+        for path, layer in model.sparse_modules().items():
+            name = f"{path}.weight"
             sample = None
             if self.needs_sample:
-                if taps is None or i not in taps:
-                    raise RuntimeError(f"no gradient sample recorded for layer {i}")
-                X, dY = taps[i]
+                if taps is None or path not in taps:
+                    raise RuntimeError(f"no gradient sample recorded for layer {path!r}")
+                X, dY = taps[path]
                 sample = GradientSample(X, dY)
             info = LayerInfo(
                 grad=layer.weight_grad if self.needs_grad else None,
-                momentum=(
-                    momentum_of(state.opt_states[f"{i}.weight"]) if self.needs_momentum else None
-                ),
+                momentum=(momentum_of(state.opt_states[name]) if self.needs_momentum else None),
                 sample=sample,
             )
-            layers[str(i)] = (layer.weight, info)
+            layers[name] = (layer.weight, info)
         edits = self.algorithm.propose_all(layers, t, state.rngs["dst"])
         rows = []
         for name, edit in edits.items():
-            i = int(name)
-            layer = sparse[i]
-            W2, remap = A.apply_edit(layer.weight, edit)
+            W = layers[name][0]
+            W2, remap = A.apply_edit(W, edit)
             assert edit.stats is not None
-            A.check_nnz(W2, edit.stats.nnz, f"layer {i}")
-            state.apply_edit(i, W2, remap)
-            rows.append({"layer": i, **edit.stats.__dict__})
+            A.check_nnz(W2, edit.stats.nnz, name)
+            state.apply_edit(name, W2, remap)
+            rows.append({"layer": name.rpartition(".")[0], **edit.stats.__dict__})
         dst = state.extra["dst"]
         dst["updates"] += 1
         dst["last_epoch"].append({"t": t, "layers": rows})

@@ -6,8 +6,22 @@ One step is::
     loss, dY = loss_fn.value_and_grad(Y, Tt)             # (mean over the batch by default)
     backprop(dY)                                         # backward: writes every Param.grad
     clip (optional); lr = schedule(step)
+    callbacks.on_gradients(state, params)                # combine gradients (all-reduce)
     optimizer.step(value, grad, state, lr=lr)            # per parameter, in place
     callbacks.on_batch_end(...)                          # e.g. the DST topology update
+
+With ``micro_batches = k`` each batch is split into ``k`` column chunks, run forward/backward
+one at a time, and their gradients are accumulated (weighted by chunk size for a mean loss)
+before the hook and the step: the same update as the whole batch, with ``1/k`` of the
+activation memory. Everything per parameter is keyed by path name (``"trunk.0.weight"``).
+
+Tasks: ``"classification"`` (one-hot targets, accuracy reported), ``"regression"`` (the
+dataset's float targets ``t``) and ``"reconstruction"`` (the target is the clean input, e.g.
+an autoencoder); the last two report losses only. A model with several outputs (heads) is
+trained with a :class:`~sprig.losses.HeadsLoss` (a plain loss is wrapped, mean over heads) and
+evaluated on :meth:`~sprig.models.Model.combine` of its outputs. With a validation split
+(:meth:`~sprig.data.datasets.Dataset.split_validation`) every epoch also reports
+``val_loss`` (and ``val_accuracy``), which early stopping and keep-best should monitor.
 
 A non-finite loss stops training with a :class:`~sprig.errors.DivergenceError` naming the
 epoch and step (nothing is trained through it); weights are checked at each epoch end.
@@ -17,7 +31,7 @@ Evaluation runs in eval mode (no dropout, batch-norm running statistics).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,45 +41,77 @@ from ..data.batching import Batches
 from ..data.datasets import Dataset
 from ..errors import ConfigError, DivergenceError
 from ..losses.base import Loss
-from ..models.mlp import MLP
-from ..optimizers.base import Optimizer
+from ..losses.heads import HeadsLoss
+from ..models.model import Model
 from ..typing import FloatArray
 from .callbacks import Callback, finite_or_raise
-from .state import TrainState, init_optimizers
+from .state import OptimizerMap, TrainState, init_optimizers
 
 Schedule = Callable[[int], float]
 PHASES = ("data", "forward", "backward", "optimizer", "topology", "evaluate")
 
 
-def evaluate(
-    model: MLP, X: FloatArray, y: Any, loss: Loss, *, batch_size: int = 1024
-) -> dict[str, float]:
-    """Loss and accuracy of ``model`` on batch-first ``X`` with integer labels ``y``
-    (evaluation mode; loss averaged over samples)."""
-    from ..data.datasets import one_hot
+TASKS = ("classification", "regression", "reconstruction")
 
+
+def _as_heads_loss(loss: Any, model: Model) -> Any:
+    if model.num_outputs > 1 and not isinstance(loss, HeadsLoss):
+        return HeadsLoss(loss)
+    return loss
+
+
+def evaluate(
+    model: Model,
+    X: FloatArray,
+    y: Any,
+    loss: Any,
+    *,
+    batch_size: int = 1024,
+    task: str = "classification",
+    targets: Any = None,
+) -> dict[str, float]:
+    """Loss (and accuracy, for classification) of ``model`` on batch-first ``X`` in
+    evaluation mode; the loss is averaged over samples. ``y`` are integer labels;
+    ``targets`` the float targets of a regression task. A model with several outputs is
+    scored with the combined loss, its accuracy on :meth:`Model.combine` of the outputs."""
+    from ..data.datasets import one_hot
+    from ..matrices.kernels import gather_transpose
+
+    loss = _as_heads_loss(loss, model)
     y = np.asarray(y)
     total = correct = 0.0
     X = np.ascontiguousarray(X, dtype=model.dtype)
-    for s in range(0, len(y), batch_size):
-        idx = np.arange(s, min(s + batch_size, len(y)))
-        from ..matrices.kernels import gather_transpose
-
-        Y, _ = model.forward_fm(gather_transpose(X, idx), train=False)
-        T = one_hot(y[idx], model.out_features, model.dtype)
+    for s in range(0, len(X), batch_size):
+        idx = np.arange(s, min(s + batch_size, len(X)))
+        Xt = gather_transpose(X, idx)
+        Y, _ = model.forward_fm(Xt, train=False)
+        if task == "classification":
+            T = one_hot(y[idx], model.output_features, model.dtype)
+        elif task == "reconstruction":
+            T = Xt
+        else:
+            T = gather_transpose(np.ascontiguousarray(targets, model.dtype), idx)
         total += loss.value(Y, T) * (len(idx) if loss.reduction == "mean" else 1.0)
-        correct += float(np.sum(np.argmax(Y, axis=0) == y[idx]))
-    n = max(len(y), 1)
-    return {"loss": total / n, "accuracy": correct / n}
+        if task == "classification":
+            correct += float(np.sum(np.argmax(model.combine(Y), axis=0) == y[idx]))
+    n = max(len(X), 1)
+    out = {"loss": total / n}
+    if task == "classification":
+        out["accuracy"] = correct / n
+    return out
 
 
 class Trainer:
     """Runs epochs of mini-batch training over a :class:`TrainState`.
 
     Args:
-        model: the network.
-        loss: the loss (its reduction decides the gradient scale).
-        optimizer: one update rule, or layer index → rule.
+        model: the network (any model tree; see :class:`~sprig.models.Model`).
+        loss: the loss (its reduction decides the gradient scale); for a model with
+            several outputs a :class:`~sprig.losses.HeadsLoss` (a plain loss is averaged
+            over the heads).
+        optimizer: one update rule; parameter-name pattern → rule (``{"heads.*": Adam(),
+            "*": Momentum(0.9)}``, first match wins, ``Frozen()`` freezes); or layer index
+            → rule (Nerva).
         schedule: learning rate per optimizer step (a float means constant).
         epochs: number of epochs (≥ 1).
         batch_size: mini-batch size (≥ 1).
@@ -86,14 +132,17 @@ class Trainer:
         epoch_batches: batches of epoch ``e`` when the training set changes per epoch
             (Nerva's ``--preprocessed`` directories of ``epoch<e>.npz``); default: the same
             dataset every epoch.
+        task: ``"classification"``, ``"regression"`` or ``"reconstruction"``.
+        micro_batches: split each batch into this many chunks and accumulate their
+            gradients before the step (gradient accumulation; same update, less memory).
     """
 
     def __init__(
         self,
-        model: MLP,
+        model: Model,
         *,
-        loss: Loss,
-        optimizer: Optimizer[Any] | Mapping[int, Optimizer[Any]],
+        loss: Loss | HeadsLoss,
+        optimizer: OptimizerMap,
         schedule: Schedule | float,
         epochs: int,
         batch_size: int,
@@ -107,14 +156,26 @@ class Trainer:
         density_lr_power: float = 0.0,
         evaluate: bool = True,
         epoch_batches: Callable[[int], Batches] | None = None,
+        task: str = "classification",
+        micro_batches: int = 1,
     ) -> None:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if task not in TASKS:
+            raise ConfigError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
+        if (
+            isinstance(micro_batches, bool)
+            or not isinstance(micro_batches, int)
+            or (micro_batches < 1)
+        ):
+            raise ConfigError(f"micro_batches must be a positive integer, got {micro_batches!r}")
         if clip_norm is not None and not clip_norm > 0:
             raise ConfigError(f"clip_norm must be > 0, got {clip_norm!r}")
-        self.loss = loss
+        self.loss = _as_heads_loss(loss, model)
+        self.task = task
+        self.micro_batches = micro_batches
         if isinstance(schedule, int | float):
             from ..schedules import Constant
 
@@ -135,7 +196,12 @@ class Trainer:
         self.state = TrainState(model=model, optimizers=rules, opt_states=states, epochs=epochs)
 
     def batches(self, data: Dataset) -> Batches:
-        """The batch source for ``data``'s training split."""
+        """The batch source for ``data``'s training split (targets by task)."""
+        targets: Any = None
+        if self.task == "regression":
+            targets = data.t_train
+        elif self.task == "reconstruction":
+            targets = "inputs"
         return Batches(
             data.x_train,
             data.y_train,
@@ -146,23 +212,41 @@ class Trainer:
             num_classes=data.num_classes,
             dtype=self.state.model.dtype,
             augment=self.augment,
+            targets=targets,
         )
 
-    def fit(self, data: Dataset) -> list[dict[str, Any]]:
-        """Train until ``epochs`` are done (continuing from the state's counters), evaluating
-        on ``data``'s test split after each epoch. Returns the history (one row per epoch)."""
-        st = self.state
-        model = st.model
+    def _check_data(self, data: Dataset) -> None:
+        model = self.state.model
         if data.num_features != model.in_features:
             raise ConfigError(
                 f"the data has {data.num_features} features but the network's input layer "
                 f"has {model.in_features}"
             )
-        if data.num_classes > model.out_features:
+        width = model.output_features
+        if self.task == "classification" and data.num_classes > width:
             raise ConfigError(
-                f"the data has {data.num_classes} classes but the network has only "
-                f"{model.out_features} outputs"
+                f"the data has {data.num_classes} classes but the network has only {width} outputs"
             )
+        if self.task == "regression":
+            if data.num_targets is None:
+                raise ConfigError("task 'regression' needs a dataset with float targets t_train")
+            if data.num_targets != width:
+                raise ConfigError(
+                    f"the data has {data.num_targets} regression targets but the network has "
+                    f"{width} outputs"
+                )
+        if self.task == "reconstruction" and width != data.num_features:
+            raise ConfigError(
+                f"task 'reconstruction' needs as many outputs as inputs ({data.num_features}), "
+                f"the network has {width}"
+            )
+
+    def fit(self, data: Dataset) -> list[dict[str, Any]]:
+        """Train until ``epochs`` are done (continuing from the state's counters), evaluating
+        on ``data``'s validation split (if any) and test split after each epoch. Returns the
+        history (one row per epoch)."""
+        st = self.state
+        self._check_data(data)
         default = self.batches(data)
 
         def batches_of(epoch: int) -> Batches:
@@ -180,10 +264,10 @@ class Trainer:
     # ------------------------------------------------------------------ internals
     def _lr_scales(self) -> dict[str, float]:
         out = {}
-        for i, layer in self.state.model.sparse_layers().items():
-            d = layer.weight.density
+        for name, W in self.state.model.sparse_weights().items():
+            d = W.density
             if d > 0:
-                out[f"{i}.weight"] = d ** (-self.density_lr_power)
+                out[name] = d ** (-self.density_lr_power)
         return out
 
     def _diverged(self, what: str) -> DivergenceError:
@@ -193,64 +277,112 @@ class Trainer:
             f"(step {st.step + 1}); lower the learning rate or check the data"
         )
 
-    def _probe(self, batches: Batches) -> dict[int, Any]:
+    def _probe(self, batches: Batches) -> dict[str, Any]:
         """Forward/backward on the first batch of the current epoch, no optimizer step.
 
-        Writes the parameter gradients of that batch and returns the per-layer taps. Buffers
-        (batch-norm running statistics) and the layers' random streams are restored, so the
-        probe leaves no other trace.
+        Writes the parameter gradients of that batch and returns the taps by layer path.
+        Buffers (batch-norm running statistics) and the layers' random streams are restored,
+        so the probe leaves no other trace.
         """
         st = self.state
-        net = st.model.net
-        buffers = {k: np.array(v, copy=True) for k, v in net.buffers().items()}
-        rngs = [
-            (r, dict(r.bit_generator.state))
-            for r in (getattr(layer, "rng", None) for layer in net)
-            if r is not None
-        ]
+        model = st.model
+        buffers = {k: np.array(v, copy=True) for k, v in model.named_buffers().items()}
+        rngs = [(r, dict(r.bit_generator.state)) for r in model.named_rngs().values()]
         batch = next(batches.epoch(st.epoch))
-        taps: dict[int, Any] = {}
-        Y, backprop = st.model.forward_fm(batch.Xt, train=True, taps=taps)
+        taps: dict[str, Any] = {}
+        Y, backprop = model.forward_fm(batch.Xt, train=True, taps=taps)
         backprop(self.loss.grad(Y, batch.Tt))
-        for k, v in net.buffers().items():
+        for k, v in model.named_buffers().items():
             v[...] = buffers[k]
-        for r, s in rngs:
-            r.bit_generator.state = s
+        for r, state in rngs:
+            r.bit_generator.state = state
         return taps
+
+    def _forward_backward(
+        self, Xt: FloatArray, Tt: FloatArray, taps: dict[str, Any] | None
+    ) -> tuple[float, Any]:
+        """Loss value and output of one (micro-)batch; writes every ``Param.grad``."""
+        model = self.state.model
+        tm = self.state.timers
+        t0 = time.perf_counter()
+        try:
+            Y, backprop = model.forward_fm(Xt, train=True, taps=taps)
+            value, dY = self.loss.value_and_grad(Y, Tt)
+        except FloatingPointError as e:  # raised instead of NaN under np.errstate("raise")
+            raise self._diverged(f"forward pass failed ({e})") from None
+        if not np.isfinite(value):
+            raise self._diverged(f"loss became {value}")
+        t1 = time.perf_counter()
+        tm["forward"] += t1 - t0
+        try:
+            backprop(dY)
+        except FloatingPointError as e:
+            raise self._diverged(f"backward pass failed ({e})") from None
+        tm["backward"] += time.perf_counter() - t1
+        return float(value), Y
+
+    def _accumulated(
+        self, batch: Any, taps: dict[str, Any] | None, params: dict[str, Any]
+    ) -> tuple[float, Any]:
+        """Gradient accumulation over ``micro_batches`` column chunks of ``batch``.
+
+        Chunk gradients are weighted by ``n_chunk / n`` for a mean loss (so the result is the
+        whole batch's gradient) and summed for a sum loss; the reported loss is combined the
+        same way. RigL's gradient sample (``taps``) is the last chunk's.
+        """
+        n = batch.Xt.shape[1]
+        k = min(self.micro_batches, n)
+        bounds = np.linspace(0, n, k + 1).astype(np.int64)
+        acc = {name: np.zeros_like(p.grad) for name, p in params.items()}
+        total = 0.0
+        outputs = []
+        for c in range(k):
+            lo, hi = int(bounds[c]), int(bounds[c + 1])
+            Xc = np.ascontiguousarray(batch.Xt[:, lo:hi])
+            Tc = np.ascontiguousarray(batch.Tt[:, lo:hi])
+            w = (hi - lo) / n if self.loss.reduction == "mean" else 1.0
+            value, Y = self._forward_backward(Xc, Tc, taps if c == k - 1 else None)
+            total += w * value
+            outputs.append(Y)
+            for name, p in params.items():
+                acc[name] += p.grad * p.grad.dtype.type(w)
+        for name, p in params.items():
+            p.grad[...] = acc[name]
+        if isinstance(outputs[0], tuple):
+            Y = tuple(
+                np.concatenate([o[h] for o in outputs], axis=1) for h in range(len(outputs[0]))
+            )
+        else:
+            Y = np.concatenate(outputs, axis=1)
+        return total, Y
 
     def _run_epoch(self, data: Dataset, batches: Batches) -> None:
         st = self.state
-        model, params = st.model, None
+        model = st.model
         if st.batch_in_epoch == 0:
             st.loss_sum, st.correct, st.seen = 0.0, 0, 0
             st.timers = dict.fromkeys(PHASES, 0.0)
         for cb in self.callbacks:
             cb.on_epoch_begin(st)
+        classify = self.task == "classification"
         t_epoch = time.perf_counter()
         t = time.perf_counter()
         for batch in batches.epoch(st.epoch, start=st.batch_in_epoch):
             tm = st.timers
             t1 = time.perf_counter()
             tm["data"] += t1 - t
-            taps: dict[int, Any] | None = (
+            taps: dict[str, Any] | None = (
                 {} if any(cb.wants_taps(st) for cb in self.callbacks) else None
             )
-            try:
-                Y, backprop = model.forward_fm(batch.Xt, train=True, taps=taps)
-                value, dY = self.loss.value_and_grad(Y, batch.Tt)
-            except FloatingPointError as e:  # raised instead of NaN under np.errstate("raise")
-                raise self._diverged(f"forward pass failed ({e})") from None
-            if not np.isfinite(value):
-                raise self._diverged(f"loss became {value}")
-            t2 = time.perf_counter()
-            tm["forward"] += t2 - t1
-            try:
-                backprop(dY)
-            except FloatingPointError as e:
-                raise self._diverged(f"backward pass failed ({e})") from None
-            t3 = time.perf_counter()
-            tm["backward"] += t3 - t2
             params = model.params()
+            if self.micro_batches > 1:
+                value, Y = self._accumulated(batch, taps, params)
+            else:
+                value, Y = self._forward_backward(batch.Xt, batch.Tt, taps)
+            grads = {"params": params, "batch_size": len(batch.y)}
+            for cb in self.callbacks:
+                cb.on_gradients(st, grads)
+            t3 = time.perf_counter()
             if self.clip_norm is not None:
                 clip_grad_norm([p.grad for p in params.values()], self.clip_norm)
             lr = float(self.schedule(st.step))
@@ -263,7 +395,8 @@ class Trainer:
             tm["optimizer"] += t4 - t3
             n = len(batch.y)
             st.loss_sum += value * (n if self.loss.reduction == "mean" else 1.0)
-            st.correct += int(np.sum(np.argmax(Y, axis=0) == batch.y))
+            if classify:
+                st.correct += int(np.sum(np.argmax(model.combine(Y), axis=0) == batch.y))
             st.seen += n
             st.step += 1
             st.batch_in_epoch += 1
@@ -273,6 +406,18 @@ class Trainer:
             tm["topology"] += logs.get("topology_seconds", 0.0)
             t = time.perf_counter()
         self._end_epoch(data, time.perf_counter() - t_epoch)
+
+    def _evaluate(self, data: Dataset, part: str) -> dict[str, float]:
+        X = getattr(data, f"x_{part}")
+        return evaluate(
+            self.state.model,
+            X,
+            getattr(data, f"y_{part}"),
+            self.loss,
+            batch_size=self.eval_batch_size,
+            task=self.task,
+            targets=getattr(data, f"t_{part}"),
+        )
 
     def _end_epoch(self, data: Dataset, seconds: float) -> None:
         st = self.state
@@ -285,20 +430,21 @@ class Trainer:
             "step": st.step,
             "lr": float(self.schedule(max(st.step - 1, 0))),
             "train_loss": st.running_loss(),
-            "train_accuracy": st.running_accuracy(),
         }
-        if self.evaluate and len(data.y_test):
-            ev = evaluate(
-                model, data.x_test, data.y_test, self.loss, batch_size=self.eval_batch_size
-            )
-            row["test_loss"], row["test_accuracy"] = ev["loss"], ev["accuracy"]
+        if self.task == "classification":
+            row["train_accuracy"] = st.running_accuracy()
+        for part in ("val", "test"):
+            X = getattr(data, f"x_{part}")
+            if self.evaluate and X is not None and len(X):
+                for k, v in self._evaluate(data, part).items():
+                    row[f"{part}_{k}"] = v
         st.timers["evaluate"] = time.perf_counter() - t
         row["seconds"] = seconds
         row.update({f"time_{k}": v for k, v in st.timers.items()})
         layers = {}
-        for i, layer in model.linear_layers().items():
+        for path, layer in model.affine_modules().items():
             dense = layer.in_features * layer.out_features
-            layers[str(i)] = {"nnz": layer.nnz, "density": layer.nnz / dense}
+            layers[path] = {"nnz": layer.nnz, "density": layer.nnz / dense}
         row["layers"] = layers
         if "dst" in st.extra:
             row["dst"] = st.extra["dst"].get("last_epoch", {})

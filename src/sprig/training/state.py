@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..matrices.csr import CSRMatrix
-from ..models.mlp import MLP
+from ..models.model import Model
 from ..optimizers.base import Optimizer, remap_state
 
 
@@ -19,7 +20,7 @@ class TrainState:
 
     Attributes:
         model: the network being trained.
-        optimizers: parameter name → update rule.
+        optimizers: parameter path name → update rule.
         opt_states: parameter name → optimizer state (per-entry fields aligned with the
             parameter's values).
         epoch: epochs completed (0-based index of the current epoch while it runs).
@@ -32,7 +33,7 @@ class TrainState:
         rngs: named random generators of callbacks (e.g. ``"dst"``), checkpointed.
     """
 
-    model: MLP
+    model: Model
     optimizers: dict[str, Optimizer[Any]]
     opt_states: dict[str, Any]
     epochs: int
@@ -45,7 +46,7 @@ class TrainState:
     rngs: dict[str, np.random.Generator] = field(default_factory=dict)
     stop_training: bool = False
     #: set by the trainer: runs forward/backward (no step) on the current epoch's first batch
-    #: and returns the per-layer ``(X, dY)`` taps; used by epoch-unit DST updates.
+    #: and returns the ``(X, dY)`` taps by layer path; used by epoch-unit DST updates.
     probe: Any = None
     # running sums over the current epoch (restored on resume so metrics match exactly)
     loss_sum: float = 0.0
@@ -61,34 +62,57 @@ class TrainState:
         """Training accuracy over the batches of the current epoch so far."""
         return self.correct / max(self.seen, 1)
 
-    def apply_edit(self, index: int, weight: CSRMatrix, remap: Any) -> None:
-        """Install an edited sparse weight in layer ``index`` and carry its gradient and its
-        optimizer state through ``remap`` — the only way the topology changes."""
-        self.model.replace_weight(index, weight, remap)
-        name = f"{index}.weight"
+    def apply_edit(self, name: str | int, weight: CSRMatrix, remap: Any) -> None:
+        """Install an edited sparse weight as parameter ``name`` (``"trunk.0.weight"``; a
+        layer index ``i`` means ``"i.weight"``) and carry its gradient and its optimizer state
+        through ``remap`` — the only way the topology changes."""
+        if isinstance(name, int):
+            name = f"{name}.weight"
+        self.model.replace_weight(name, weight, remap)
         self.opt_states[name] = remap_state(self.opt_states[name], remap)
-        if self.model.net[index].weight.nnz != remap.new_nnz:  # type: ignore[attr-defined]
+        if self.model.sparse_weights()[name].nnz != remap.new_nnz:
             raise AssertionError("topology update left the layer inconsistent")
 
 
-def init_optimizers(
-    model: MLP, optimizer: Optimizer[Any] | Mapping[int, Optimizer[Any]]
-) -> tuple[dict[str, Optimizer[Any]], dict[str, Any]]:
-    """One optimizer (and its fresh state) per parameter.
+#: ``optimizer`` argument of the trainer: one rule; parameter-name pattern → rule (first
+#: matching pattern wins, ``fnmatch`` syntax, ``Frozen()`` to freeze); or, as in Nerva,
+#: layer index → rule.
+OptimizerMap = Optimizer[Any] | Mapping[str, Optimizer[Any]] | Mapping[int, Optimizer[Any]]
 
-    ``optimizer`` is one rule for all parameters or a mapping from layer index to rule (Nerva
-    allows one optimizer per layer); layers missing from the mapping are an error.
+
+def rule_for(name: str, optimizer: OptimizerMap) -> Optimizer[Any]:
+    """The rule of parameter ``name`` under :data:`OptimizerMap` ``optimizer``.
+
+    Raises:
+        ValueError: no pattern (or layer index) matches ``name``.
+    """
+    if not isinstance(optimizer, Mapping):
+        return optimizer
+    for key, rule in optimizer.items():
+        if isinstance(key, int) and not isinstance(key, bool):
+            if name.split(".", 1)[0] == str(key):
+                return rule
+        elif isinstance(key, str) and fnmatch.fnmatchcase(name, key):
+            return rule
+    keys = ", ".join(repr(k) for k in optimizer)
+    raise ValueError(f"no optimizer given for parameter {name!r} (patterns: {keys})")
+
+
+def init_optimizers(
+    model: Model, optimizer: OptimizerMap
+) -> tuple[dict[str, Optimizer[Any]], dict[str, Any]]:
+    """One optimizer (and its fresh state) per parameter, by path name.
+
+    ``optimizer`` is one rule for all parameters, a mapping from name patterns to rules
+    (``{"heads.*": Adam(), "*": Momentum(0.9)}``; the first matching pattern wins, like optax's
+    ``multi_transform`` labels; :class:`~sprig.optimizers.Frozen` freezes), or a mapping from
+    layer index to rule (Nerva allows one optimizer per layer). A parameter that no key
+    matches is an error.
     """
     rules: dict[str, Optimizer[Any]] = {}
     states: dict[str, Any] = {}
     for name, p in model.params().items():
-        index = int(name.split(".", 1)[0])
-        if isinstance(optimizer, Mapping):
-            if index not in optimizer:
-                raise ValueError(f"no optimizer given for layer {index} (parameter {name})")
-            rule = optimizer[index]
-        else:
-            rule = optimizer
+        rule = rule_for(name, optimizer)
         rules[name] = rule
         states[name] = rule.init(p.value)
     return rules, states
