@@ -8,9 +8,10 @@ rename) holding:
 * ``opt/<param path>/<field>``: every optimizer-state field (per-entry arrays and scalars);
 * ``extra/<key>``: arrays of callbacks (e.g. DST's record of ever-active positions);
 * ``__meta__`` (JSON): format tag (``sprig-checkpoint-2``; version-1 files, keyed by layer
-  index, are upgraded when read), the model's architecture, counters (epoch, batch in epoch, step), the running sums
-  of the current epoch, the history, callbacks' JSON state, the state of every random
-  generator (layers' dropout streams, the DST stream), and the run's configuration.
+  index, are upgraded when read), the model's architecture, counters (epoch, batch in
+  epoch, step), the running sums of the current epoch, the history, callbacks' JSON state,
+  the state of every random generator (layers' dropout streams by layer path, the DST
+  stream), and the run's configuration.
 
 Batch order needs no saved state: it is a pure function of ``(seed, epoch)``. With the same
 thread count the kernels are deterministic, so a run killed at any point and resumed from its
