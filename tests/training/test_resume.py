@@ -61,25 +61,35 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
         timeout=600,
     )
 
+    # Block the run deterministically mid-way through epoch 3 (188 batches per epoch), after
+    # the epoch-2 checkpoint, then kill it: no sleeps, no dependence on machine speed.
+    marker = tmp_path / "blocked"
+    env = {
+        **os.environ,
+        "SPRIG_TEST_BLOCK_AT_STEP": str(2 * 188 + 50),
+        "SPRIG_TEST_BLOCK_MARKER": str(marker),
+    }
     proc = subprocess.Popen(
         _sprig("train", "--dataset", data, "--run-dir", str(killed), *ARGS),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
-    metrics = killed / "metrics.jsonl"
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.02)
-    time.sleep(0.15)  # into the third epoch
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    try:
+        deadline = time.monotonic() + 600
+        while not marker.exists():
+            assert proc.poll() is None, "the run ended before reaching the blocking step"
+            assert time.monotonic() < deadline, "the run never reached the blocking step"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    assert not (killed / "weights.npz").exists(), "the run finished before it was killed"
+    assert marker.read_text() == str(2 * 188 + 50)
+    assert not (killed / "weights.npz").exists()
     with np.load(killed / "checkpoint.npz", allow_pickle=False) as z:
         meta = json.loads(str(z["__meta__"]))
-    assert meta["epoch"] >= 2
+    assert meta["epoch"] == 2 and meta["batch_in_epoch"] == 0
 
     out = subprocess.run(
         _sprig("train", "--resume", str(killed), "--no-progress"),

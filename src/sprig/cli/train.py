@@ -35,7 +35,14 @@ from ..sparsity import density as density_mod
 from ..specs.config import TrainConfig
 from ..specs.types import OptimizerSpec
 from ..training.build import build_layers, build_loss, build_optimizer, build_schedule
-from ..training.callbacks import Callback, EarlyStopping, KeepBest, MetricsLogger, ProgressBar
+from ..training.callbacks import (
+    BlockAtStep,
+    Callback,
+    EarlyStopping,
+    KeepBest,
+    MetricsLogger,
+    ProgressBar,
+)
 from ..training.checkpoint import Checkpoint, restore_checkpoint
 from ..training.dst import TopologyUpdate, make_algorithm, nerva_prune_grow
 from ..training.loop import Trainer
@@ -376,6 +383,9 @@ def run_train(
     # everything that can fail on bad input (weights to load, ...) happens before the run
     # directory is created, so a failed start leaves nothing behind
     trainer, _ = build_run(config, data, run_dir, norm=norm, progress=progress)
+    block = BlockAtStep.from_env()  # crash tests: stop at an exact step until killed
+    if block is not None:
+        trainer.callbacks.append(block)
     model = trainer.state.model
     if resume is None:
         run_dir.mkdir(parents=True, exist_ok=True)

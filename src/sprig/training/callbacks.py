@@ -199,6 +199,33 @@ class ProgressBar(Callback):
             print("  ".join(parts), flush=True)
 
 
+class BlockAtStep(Callback):
+    """Test hook: after optimizer step ``step`` (and every callback before this one), create
+    ``marker`` and block until the process is killed.
+
+    Crash tests use it to kill a run at an exact point instead of sleeping and hoping: the
+    CLI appends it when ``SPRIG_TEST_BLOCK_AT_STEP`` and ``SPRIG_TEST_BLOCK_MARKER`` are set.
+    """
+
+    def __init__(self, step: int, marker: str | Path) -> None:
+        self.step, self.marker = int(step), Path(marker)
+
+    @classmethod
+    def from_env(cls) -> BlockAtStep | None:
+        """The hook configured by the environment, or ``None``."""
+        import os
+
+        step = os.environ.get("SPRIG_TEST_BLOCK_AT_STEP")
+        marker = os.environ.get("SPRIG_TEST_BLOCK_MARKER")
+        return None if not step or not marker else cls(int(step), marker)
+
+    def on_batch_end(self, state: TrainState, logs: dict[str, Any]) -> None:
+        if state.step == self.step:
+            self.marker.write_text(str(state.step))
+            while True:  # until killed
+                time.sleep(3600)
+
+
 def finite_or_raise(name: str, values: np.ndarray, where: str) -> None:
     """Raise :class:`~sprig.errors.DivergenceError` if ``values`` holds NaN/inf."""
     from ..errors import DivergenceError
