@@ -2,12 +2,19 @@
 
 import numpy as np
 import pytest
-from gradcheck import numerical_grad
 
+from gradcheck import numerical_grad
 from sprig.activations import ReLU, Tanh
 from sprig.errors import CheckpointError
-from sprig.layers import ActivationLayer, Dropout, Linear, Module, Parallel, Sequential
-from sprig.layers import SparseLinear
+from sprig.layers import (
+    ActivationLayer,
+    Dropout,
+    Linear,
+    Module,
+    Parallel,
+    Sequential,
+    SparseLinear,
+)
 from sprig.layers.tree import named_modules, named_parameters, weight_owner
 from sprig.losses import HeadsLoss, SoftmaxCrossEntropy
 from sprig.models import MLP, Model, TrunkHeads, multi_head

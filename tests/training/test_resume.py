@@ -104,6 +104,6 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(tmp_path):
     for k in a:
         assert np.array_equal(a[k], b[k]), f"{k} differs after resume"
     rows_a = [json.loads(r) for r in (full / "metrics.jsonl").read_text().splitlines()]
-    rows_b = [json.loads(r) for r in metrics.read_text().splitlines()]
+    rows_b = [json.loads(r) for r in (killed / "metrics.jsonl").read_text().splitlines()]
     assert [r["test_accuracy"] for r in rows_a] == [r["test_accuracy"] for r in rows_b]
     assert [r["train_loss"] for r in rows_a] == [r["train_loss"] for r in rows_b]

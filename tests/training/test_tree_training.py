@@ -104,10 +104,17 @@ def test_two_head_checkpoint_round_trip_resumes_identically(digits, tmp_path):
     first = two_heads()
     fit(first, digits, dst="SET(0.3)", epochs=3, callbacks=[Stop()])
     resumed = two_heads(seed=1)  # other initial values and topology: all come from the file
-    tr = Trainer(resumed, loss=SoftmaxCrossEntropy(), optimizer=Momentum(0.9), schedule=0.05,
-                 epochs=3, batch_size=32, seed=0,
-                 callbacks=[TopologyUpdate(make_algorithm("SET(0.3)", epochs=3,
-                                                          steps_per_epoch=57), seed=0)])  # fmt: skip
+    alg = make_algorithm("SET(0.3)", epochs=3, steps_per_epoch=57)
+    tr = Trainer(
+        resumed,
+        loss=SoftmaxCrossEntropy(),
+        optimizer=Momentum(0.9),
+        schedule=0.05,
+        epochs=3,
+        batch_size=32,
+        seed=0,
+        callbacks=[TopologyUpdate(alg, seed=0)],
+    )
     restore_checkpoint(tr.state, tmp_path / "c.npz")
     tr.fit(digits)
     for k, v in full.state_dict().items():
@@ -175,7 +182,7 @@ def test_optimizer_map_by_name_pattern_with_a_frozen_trunk(digits):
     tr, _ = fit(m, digits, epochs=1, optimizer={"trunk.*": Frozen(), "*": Momentum(0.9)})
     np.testing.assert_array_equal(m.params()["trunk.0.weight"].value, trunk)
     assert type(tr.state.optimizers["heads.1.2.bias"]).__name__ == "Momentum"
-    with pytest.raises(ValueError, match="no optimizer given for parameter 'heads.0.0.weight'"):
+    with pytest.raises(ValueError, match=r"no optimizer given for parameter 'heads\.0\.0\.weight'"):
         fit(two_heads(), digits, epochs=1, optimizer={"trunk.*": SGD()})
 
 
