@@ -116,7 +116,7 @@ def test_run_directory_files(run, rows):
     with np.load(run / "checkpoint.npz", allow_pickle=False) as z:
         files = set(z.files)
         meta = json.loads(str(z["__meta__"]))
-    assert meta["format"] == "sprig-checkpoint-1"
+    assert meta["format"] == "sprig-checkpoint-2"
     assert meta["epoch"] == 2 and meta["step"] == 32
     assert any(k.startswith("model/") for k in files)
     assert any(k.startswith("opt/") for k in files)

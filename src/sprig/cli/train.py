@@ -387,6 +387,7 @@ def run_train(
     if block is not None:
         trainer.callbacks.append(block)
     model = trainer.state.model
+    assert isinstance(model, MLP)  # the CLI builds sequential networks
     if resume is None:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / "config.toml", lambda f: f.write(config.to_toml().encode()))
