@@ -5,7 +5,7 @@ import pytest
 
 from gradcheck import numerical_grad
 from sprig.activations import ReLU, Tanh
-from sprig.errors import CheckpointError
+from sprig.errors import CheckpointError, ConfigError
 from sprig.layers import (
     ActivationLayer,
     Dropout,
@@ -163,3 +163,30 @@ def test_trunk_heads_without_trunk_layers():
     m = Model(th)
     assert m.in_features == 3 and m.out_features == (2, 2)
     assert m.predict(np.ones((4, 3))).shape == (4, 2)
+
+
+def test_heads_from_independently_initialised_backbones():
+    from sprig.models.multihead import blocks, from_backbones
+    from sprig.specs.types import parse_layers
+    from sprig.training.build import build_layers
+
+    specs = parse_layers("ReLU;BatchNorm;ReLU;Dropout(0.1);Linear")
+    is_linear = [s.is_linear for s in specs]
+
+    def copy(seed):
+        owners: list[int] = []
+        layers = build_layers(specs, [8, 16, 12, 3], [0.5], rng=np.random.default_rng(seed),
+                              owners=owners)  # fmt: skip
+        return blocks(layers, owners, is_linear)
+
+    one = copy(0)
+    assert [len(b) for b in one] == [3, 3, 1]  # ReLU+BN, ReLU+Dropout, Linear
+    m = from_backbones([copy(0), copy(1), copy(2)], head_blocks=2)
+    assert list(m.sparse_modules()) == ["trunk.0", "heads.0.0", "heads.0.3", "heads.1.0",
+                                        "heads.1.3", "heads.2.0", "heads.2.3"]  # fmt: skip
+    assert m.out_features == (3, 3, 3) and m.in_features == 8
+    w = m.sparse_weights()
+    assert not np.array_equal(w["heads.0.3.weight"].data, w["heads.1.3.weight"].data)
+    assert type(from_backbones([copy(0)], head_blocks=1)).__name__ == "MLP"
+    with pytest.raises(ConfigError, match=r"head_blocks must be an integer in 1\.\.3"):
+        from_backbones([copy(0), copy(1)], head_blocks=4)

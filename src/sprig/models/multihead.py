@@ -85,3 +85,60 @@ def multi_head(trunk: Sequence[Any], heads: Sequence[Sequence[Any]]) -> Model:
         (2, 3)
     """
     return Model(TrunkHeads(trunk, heads))
+
+
+def blocks(
+    layers: Sequence[Any], owners: Sequence[int], is_linear: Sequence[bool]
+) -> list[list[Any]]:
+    """Group a Nerva-style built layer list into blocks: each linear-type spec (its affine
+    layer and activation) together with the extra layers (batch norm, dropout) that follow it.
+
+    ``owners[i]`` is the spec index of built layer ``i`` (see
+    :func:`~sprig.training.build.build_layers`); ``is_linear[s]`` whether spec ``s`` is
+    linear-type. Extra layers before the first linear-type spec join the first block.
+    """
+    if len(layers) != len(owners):
+        raise ValueError("one owner per layer is needed")
+    out: list[list[Any]] = []
+    last = None
+    for layer, s in zip(layers, owners, strict=True):
+        if is_linear[s] and s != last:
+            out.append([])
+        last = s if is_linear[s] else last
+        if not out:
+            out.append([])
+        out[-1].append(layer)
+    return out
+
+
+def from_backbones(backbones: Sequence[Sequence[Sequence[Any]]], head_blocks: int) -> Model:
+    """A trunk + heads model from independently initialised copies of one backbone.
+
+    ``backbones[m]`` is the ``m``-th copy as a list of blocks (:func:`blocks`); the trunk is
+    the first copy's leading blocks and head ``m`` is the last ``head_blocks`` blocks of copy
+    ``m`` (NeuroTrails: each head an independently initialised copy of the last blocks with
+    its own classifier). One copy gives the plain :class:`~sprig.models.MLP` of that copy
+    (parameter names ``"<i>.weight"``), as without heads.
+
+    Raises:
+        ConfigError: ``head_blocks`` is not in ``1..len(blocks)``.
+    """
+    from ..errors import ConfigError
+
+    n = len(backbones[0])
+    if (
+        isinstance(head_blocks, bool)
+        or not isinstance(head_blocks, int)
+        or not (1 <= head_blocks <= n)
+    ):
+        raise ConfigError(
+            f"head_blocks must be an integer in 1..{n} (the network has {n} blocks), "
+            f"got {head_blocks!r}"
+        )
+    if len(backbones) == 1:
+        from .mlp import MLP
+
+        return MLP([layer for block in backbones[0] for layer in block])
+    trunk = [layer for block in backbones[0][: n - head_blocks] for layer in block]
+    heads = [[layer for block in b[n - head_blocks :] for layer in block] for b in backbones]
+    return Model(TrunkHeads(trunk, heads))
