@@ -199,6 +199,7 @@ class SparseLinear(nn.Module):
         fan_in = np.diff(W.indptr)[W.row_of].astype(np.float64)
         vals = (init or _xavier_actual)(W.nnz, fan_in, float(out_features), gen)
         self.values = nn.Parameter(torch.as_tensor(np.asarray(vals), dtype=dtype, device=device))
+        self.values.sparse_size = out_features * in_features  # type: ignore[attr-defined]
         self.register_buffer("crow_indices", torch.empty(0, dtype=torch.int32, device=device))
         self.register_buffer("col_indices", torch.empty(0, dtype=torch.int32, device=device))
         self._set_index(W.indptr, W.indices)
