@@ -95,13 +95,18 @@ def test_smet_equals_sprig_smet_with_density_lr(backend):
 
 def _train(spec, steps=6, spe=3, opt_name="adam", seed=0):
     torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
-                          nn.Linear(16, 3))
+    model = nn.Sequential(
+        nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3)
+    )
     sparsify(model, 0.3, distribution="uniform", exclude=(), rng=seed)
-    opt = (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if opt_name == "sgd"
-           else torch.optim.Adam(model.parameters(), lr=0.01))
-    upd = TopologyUpdater(model, opt, spec, epochs=steps // spe, steps_per_epoch=spe,
-                          final_density=0.2, seed=seed)
+    opt = (
+        torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        if opt_name == "sgd"
+        else torch.optim.Adam(model.parameters(), lr=0.01)
+    )
+    upd = TopologyUpdater(
+        model, opt, spec, epochs=steps // spe, steps_per_epoch=spe, final_density=0.2, seed=seed
+    )
     X = torch.randn(8, 10)
     y = torch.randint(0, 3, (8,))
     updates = []
@@ -128,8 +133,9 @@ SPECS = [
 
 @pytest.mark.parametrize(("spec", "opt_name"), SPECS, ids=[s for s, _ in SPECS])
 def test_every_dst_spec_runs_on_a_torch_model(spec, opt_name):
-    model, upd, updates = _train(spec, steps=6 if "MEST" not in spec else 15, spe=3,
-                                 opt_name=opt_name)
+    model, upd, updates = _train(
+        spec, steps=6 if "MEST" not in spec else 15, spe=3, opt_name=opt_name
+    )
     assert updates, f"{spec}: no update happened"
     names = {"0", "2", "4"}
     assert set(updates[-1]["layers"]) == names
@@ -142,7 +148,7 @@ def test_every_dst_spec_runs_on_a_torch_model(spec, opt_name):
 
 
 def test_rigl_records_samples_only_for_update_batches():
-    model, upd, updates = _train("RigL(fraction=0.5, every=2)", steps=4, spe=4)
+    _, upd, updates = _train("RigL(fraction=0.5, every=2)", steps=4, spe=4)
     assert [u["step"] for u in updates] == [2]
     assert all(s.grown > 0 for s in updates[0]["layers"].values())
     assert all(m._sample is None and not m._record_sample for m in upd.layers.values())
@@ -151,8 +157,9 @@ def test_rigl_records_samples_only_for_update_batches():
 def test_state_dict_round_trip_and_errors():
     model, upd, _ = _train("SET(0.3)", steps=3, spe=3)
     sd = upd.state_dict()
-    model2 = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(),
-                           nn.Linear(16, 3))
+    model2 = nn.Sequential(
+        nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3)
+    )
     sparsify(model2, 0.3, distribution="uniform", exclude=(), rng=5)
     upd2 = TopologyUpdater(model2, None, "SET(0.3)", epochs=2, steps_per_epoch=3)
     upd2.load_state_dict(sd)

@@ -233,10 +233,11 @@ class TopologyUpdater:
         if rank == self.src:
             edits = self.algorithm.propose_all(layers, t, self.rng)
         if dist_on:
-            edits = D.broadcast_edits(
+            sent = D.broadcast_edits(
                 edits if rank == self.src else None, names, src=self.src, group=self.group
             )
-            if rank != self.src:  # keep the ITOP record (and the statistics) in step
+            if rank != self.src:
+                edits = sent  # keep the ITOP record (and the statistics) in step
                 for n in names:
                     self.algorithm.record.observe(n, csr[n])
                 edits = {

@@ -30,6 +30,7 @@ sparse layer; results equal eager mode. Double backward is not supported.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -138,9 +139,24 @@ class _SparseLinearFn(torch.autograd.Function):
         return dX, dW if needs[1] else None, db if needs[2] else None, None, None
 
 
-@torch.compiler.disable
-def _apply(layer: SparseLinear, X2: torch.Tensor, path: Any) -> torch.Tensor:
+def _apply_eager(layer: SparseLinear, X2: torch.Tensor, path: Any) -> torch.Tensor:
     out: torch.Tensor = _SparseLinearFn.apply(X2, layer.values, layer.bias, layer, path)
+    return out
+
+
+_apply_disabled: Any = None
+
+
+def _apply(layer: SparseLinear, X2: torch.Tensor, path: Any) -> torch.Tensor:
+    """The product, excluded from ``torch.compile`` tracing. ``torch.compiler.disable`` loads
+    TorchDynamo (seconds of import time), so it is applied only once Dynamo is loaded, which
+    any ``torch.compile`` does before it traces."""
+    global _apply_disabled
+    if "torch._dynamo" not in sys.modules:
+        return _apply_eager(layer, X2, path)
+    if _apply_disabled is None:
+        _apply_disabled = torch.compiler.disable(_apply_eager)
+    out: torch.Tensor = _apply_disabled(layer, X2, path)
     return out
 
 
