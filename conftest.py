@@ -5,3 +5,4 @@ import importlib.util
 collect_ignore = []
 if importlib.util.find_spec("torch") is None:
     collect_ignore.append("src/sprig/interop/torch.py")
+    collect_ignore.append("src/sprig/torch")
