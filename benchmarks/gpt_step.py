@@ -25,9 +25,8 @@ from pathlib import Path
 
 import torch
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "experiments"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 import _report
 from _gpt_baselines import linear_stats, masked_from_sparse, memory_bytes
 
@@ -61,8 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     vocab = 65  # tinyshakespeare's characters; random tokens suffice for timing
-    cfg = GPTConfig(vocab, context=args.context, n_layer=args.layers, width=args.width,
-                    n_head=args.heads)
+    cfg = GPTConfig(
+        vocab, context=args.context, n_layer=args.layers, width=args.width, n_head=args.heads
+    )
     gen = torch.Generator().manual_seed(args.seed)
     x = torch.randint(vocab, (args.batch, args.context), generator=gen)
     y = torch.randint(vocab, (args.batch, args.context), generator=gen)
@@ -94,8 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         f"## GPT training step: density {args.density} vs dense vs masked",
         "",
         f"- Command: `{_report.command()}`",
-        f"- Date: {_report.today()}; machine: {_report.machine()}; torch threads: "
-        f"{args.threads}",
+        f"- Date: {_report.today()}; machine: {_report.machine()}; torch threads: {args.threads}",
         _report.load_line(load0),
         f"- Model: `sprig.torch.models.GPT`, {args.layers} layers, width {args.width}, "
         f"{args.heads} heads, context {args.context}, vocabulary {vocab}; batch {args.batch} "

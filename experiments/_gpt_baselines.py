@@ -99,8 +99,12 @@ def memory_bytes(model: nn.Module, optimizer: torch.optim.Optimizer | None) -> d
             for value in state.values():
                 if isinstance(value, torch.Tensor):
                     opt += tensor_bytes(value)
-    return {"parameters": params, "buffers": buffers, "optimizer": opt,
-            "total": params + buffers + opt}
+    return {
+        "parameters": params,
+        "buffers": buffers,
+        "optimizer": opt,
+        "total": params + buffers + opt,
+    }
 
 
 def linear_stats(model: nn.Module) -> dict[str, Any]:

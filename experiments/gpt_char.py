@@ -53,8 +53,9 @@ K = 20
 
 
 def spike_stats(losses: np.ndarray, steps: list[int], k: int = K) -> dict[str, float]:
-    """Mean / max increase of the loss in the ``k`` steps after each step of ``steps`` (1-based:
-    'after step u') relative to the mean of the ``k`` steps up to it (as experiments/smet_spikes)."""
+    """Mean / max increase of the loss in the ``k`` steps after each step of ``steps``
+    (1-based: 'after step u') relative to the mean of the ``k`` steps up to it (the measure of
+    experiments/smet_spikes.py)."""
     mean_inc, max_inc, first_inc = [], [], []
     for u in steps:
         if u < k or u + k > len(losses):
@@ -110,8 +111,10 @@ def build(a: argparse.Namespace, kind: str, vocab: int) -> tuple[GPT, Any, Any]:
             return True
 
         return model, opt, masked_update
-    opt = torch.optim.Adam(model.parameters(), lr=a.lr) if kind == "sparse_adam" else st.SMET(
-        model.parameters(), lr=a.lr
+    opt = (
+        torch.optim.Adam(model.parameters(), lr=a.lr)
+        if kind == "sparse_adam"
+        else st.SMET(model.parameters(), lr=a.lr)
     )
     updater = st.TopologyUpdater(model, opt, dst=dst, seed=a.seed + 1)
 
@@ -150,7 +153,7 @@ def run(a: argparse.Namespace, kind: str) -> dict[str, Any]:
         if step % a.eval_every == 0 or step == a.steps:
             evals.append((step, val_loss(model, ds, a.context, a.val_batches, a.batch)))
             print(
-                f"{kind} step {step}: train {np.mean(losses[-a.eval_every:]):.4f} "
+                f"{kind} step {step}: train {np.mean(losses[-a.eval_every :]):.4f} "
                 f"val {evals[-1][1]:.4f}  {statistics.median(times):.3f} s/step",
                 flush=True,
             )
@@ -179,20 +182,29 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"dense": "k", "masked": "tab:orange", "sparse_adam": "tab:red",
-              "sparse_smet": "tab:green"}
+    colors = {
+        "dense": "k",
+        "masked": "tab:orange",
+        "sparse_adam": "tab:red",
+        "sparse_smet": "tab:green",
+    }
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
     w = K
     for name, r in results.items():
         L = np.array(r["losses"])
         win = [L[u - w : u + w] for u in r["updates"] if u >= w and u + w <= len(L)]
         if win:
-            axes[0].plot(np.arange(-w + 1, w + 1), np.mean(win, axis=0), color=colors[name],
-                         label=f"{name} (n={len(win)})")
+            axes[0].plot(
+                np.arange(-w + 1, w + 1),
+                np.mean(win, axis=0),
+                color=colors[name],
+                label=f"{name} (n={len(win)})",
+            )
             # minus the mean of the K steps before: the spike itself
             rel = [x - x[:w].mean() for x in win]
-            axes[1].plot(np.arange(-w + 1, w + 1), np.mean(rel, axis=0), color=colors[name],
-                         label=name)
+            axes[1].plot(
+                np.arange(-w + 1, w + 1), np.mean(rel, axis=0), color=colors[name], label=name
+            )
         ev = np.array(r["evals"])
         axes[2].plot(ev[:, 0], ev[:, 1], color=colors[name], marker=".", label=name)
     for ax in axes[:2]:
@@ -217,9 +229,11 @@ def report(a: argparse.Namespace) -> None:
         if p.exists():
             results[name] = json.loads(p.read_text())
     dense_t = results.get("dense", {}).get("median_step_s")
-    print("| run | blocks' linear density | final val loss | median s/step | × dense | "
-          "params + buffers | optimizer state | total | spike mean + (20 steps) | first 5 + | "
-          "max + | control mean + |")
+    print(
+        "| run | blocks' linear density | final val loss | median s/step | × dense | "
+        "params + buffers | optimizer state | total | spike mean + (20 steps) | first 5 + | "
+        "max + | control mean + |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         m, s, c = r["memory"], r["spikes"], r["control"]
@@ -279,8 +293,14 @@ def main() -> None:
     tmp = a.out / f"{a.run}.json.tmp"
     tmp.write_text(json.dumps(result))
     tmp.replace(a.out / f"{a.run}.json")
-    print(json.dumps({k: result[k] for k in ("final_val_loss", "median_step_s", "memory",
-                                              "spikes", "control")}))
+    print(
+        json.dumps(
+            {
+                k: result[k]
+                for k in ("final_val_loss", "median_step_s", "memory", "spikes", "control")
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
