@@ -43,6 +43,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _gpt_baselines import linear_stats, masked_from_sparse, masked_magran, memory_bytes
 
+from sprig.sparsity.algorithms import magran
 from sprig.torch.data import CharDataset
 from sprig.torch.models import GPT, GPTConfig
 
@@ -98,7 +99,10 @@ def build(a: argparse.Namespace, kind: str, vocab: int) -> tuple[GPT, Any, Any]:
     # the same sparse topology and values for masked, sparse_adam and sparse_smet
     torch.manual_seed(a.seed)
     st.sparsify(model, a.density, exclude=("head",), rng=a.seed)
-    dst = f"MagRan({a.fraction}, every={a.every})"
+    # MagRan every `every` optimizer steps (the spec string's MagRan counts epochs, which a
+    # stream of random windows does not have): drop the round(fraction·nnz) smallest |w| of
+    # each layer, regrow as many uniformly at random, new weights 0
+    dst = magran(a.fraction, every=a.every, unit="step")
     if kind == "masked":
         masked_from_sparse(model)
         opt = torch.optim.Adam(model.parameters(), lr=a.lr)
