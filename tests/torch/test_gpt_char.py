@@ -18,11 +18,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import sprig.torch as st
-from sprig.sparsity.algorithms import magran
-from sprig.torch.data import CharDataset
-from sprig.torch.linear import SparseLinear
-from sprig.torch.models import GPT, GPTConfig
+import sprig.torch as st  # noqa: E402
+from sprig.sparsity.algorithms import magran  # noqa: E402
+from sprig.torch.data import CharDataset  # noqa: E402
+from sprig.torch.linear import SparseLinear  # noqa: E402
+from sprig.torch.models import GPT, GPTConfig  # noqa: E402
 
 TEXT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tinyshakespeare"
 
