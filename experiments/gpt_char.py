@@ -50,7 +50,7 @@ from sprig.torch.models import GPT, GPTConfig
 ROOT = Path(__file__).resolve().parents[1]
 TEXT = ROOT.parent / "shared" / "data" / "tinyshakespeare" / "input.txt"
 RUNS = ("dense", "masked", "sparse_adam", "sparse_smet")
-K = 20
+K = 15
 
 
 def spike_stats(losses: np.ndarray, steps: list[int], k: int = K) -> dict[str, float]:
@@ -162,7 +162,8 @@ def run(a: argparse.Namespace, kind: str) -> dict[str, Any]:
                 flush=True,
             )
     L = np.array(losses)
-    mids = [(u + v) // 2 for u, v in itertools.pairwise(updates) if v - u >= 2 * K + 2]
+    k = a.window
+    mids = [(u + v) // 2 for u, v in itertools.pairwise(updates) if v - u >= 2 * k + 2]
     return {
         "run": kind,
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
@@ -175,8 +176,8 @@ def run(a: argparse.Namespace, kind: str) -> dict[str, Any]:
         "wall_s": time.perf_counter() - t_start,
         "memory": memory_bytes(model, opt),
         "linear": linear_stats(model),
-        "spikes": spike_stats(L, updates),
-        "control": spike_stats(L, mids),
+        "spikes": spike_stats(L, updates, k),
+        "control": spike_stats(L, mids, k),
     }
 
 
@@ -193,8 +194,8 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
         "sparse_smet": "tab:green",
     }
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
-    w = K
     for name, r in results.items():
+        w = r["args"].get("window", K)
         L = np.array(r["losses"])
         win = [L[u - w : u + w] for u in r["updates"] if u >= w and u + w <= len(L)]
         if win:
@@ -215,7 +216,7 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
         ax.axvline(0.5, color="k", lw=0.8, ls="--")
         ax.set_xlabel("steps relative to the topology update (applied after step 0)")
     axes[0].set_ylabel("training mini-batch loss, mean over updates")
-    axes[1].set_ylabel("loss minus its mean over the 20 steps before")
+    axes[1].set_ylabel("loss minus its mean over the K steps before")
     axes[1].axhline(0, color="grey", lw=0.5)
     axes[2].set_xlabel("step")
     axes[2].set_ylabel("validation loss")
@@ -272,13 +273,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--context", type=int, default=64)
     p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--steps", type=int, default=600)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--density", type=float, default=0.1)
     p.add_argument("--fraction", type=float, default=0.3)
-    p.add_argument("--every", type=int, default=50)
+    p.add_argument("--every", type=int, default=40)
     p.add_argument("--eval-every", type=int, default=100)
+    p.add_argument("--window", type=int, default=15, help="K of the spike statistics")
     p.add_argument("--val-batches", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
