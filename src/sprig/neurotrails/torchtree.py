@@ -38,7 +38,7 @@ from torch import nn
 
 from ..errors import ConfigError
 
-__all__ = ["Head", "TorchTree", "count", "neurotrails", "split"]
+__all__ = ["Head", "TorchTree", "count", "evaluate", "neurotrails", "split", "train"]
 
 Split = Callable[[nn.Module], tuple[nn.Module, Sequence[nn.Module], nn.Module]]
 
@@ -288,3 +288,88 @@ def count(model: nn.Module) -> dict[str, int]:
             nnz += m.weight.numel()
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"parameters": int(params), "weights_nnz": int(nnz), "flops": 2 * int(nnz)}
+
+
+def train(
+    tree: TorchTree,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    steps: int,
+    *,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    combine: str = "sum",
+    warmup: int = 0,
+    prune: str = "soft_magnitude",
+    temperature: float = 3.0,
+    drop_rate: float = 0.5,
+    every: int = 50,
+    end: float = 1.0,
+    seed: int = 0,
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+) -> list[float]:
+    """Train ``tree`` for ``steps`` steps of ``batches`` (``(x, y)`` pairs) with AdamW, a linear
+    warm-up of ``warmup`` steps then a cosine decay of the learning rate, the heads' losses
+    combined by ``combine`` (``"sum"``: NeuroTrails' LLM rule), and — when the tree has sparse
+    layers — :func:`~sprig.neurotrails.algorithm.neurotrails_dst` through
+    :class:`~sprig.torch.TopologyUpdater` (defaults: NeuroTrails' LLM settings). Returns the
+    training loss of every step."""
+    import math
+
+    from ..torch.linear import SparseLinear
+    from .algorithm import neurotrails_dst
+
+    opt = torch.optim.AdamW(tree.parameters(), lr=lr, weight_decay=weight_decay)
+
+    def factor(s: int) -> float:
+        if s < warmup:
+            return (s + 1) / warmup
+        return 0.5 * (1.0 + math.cos(math.pi * (s - warmup) / max(1, steps - warmup)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+    updater = None
+    if any(isinstance(m, SparseLinear) for m in tree.modules()):
+        from ..torch import TopologyUpdater
+
+        alg = neurotrails_dst(
+            steps, prune=prune, temperature=temperature, drop_rate=drop_rate, every=every, end=end
+        )
+        updater = TopologyUpdater(tree, opt, alg, seed=seed)
+    losses = []
+    tree.train()
+    for _, (x, y) in zip(range(steps), batches, strict=False):
+        opt.zero_grad(set_to_none=True)
+        value = TorchTree.heads_loss(tree(x), y, combine, loss)
+        value.backward()
+        opt.step()
+        sched.step()
+        if updater is not None:
+            updater.step()
+        losses.append(float(value.detach()))
+    return losses
+
+
+@torch.no_grad()
+def evaluate(
+    tree: TorchTree, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], *, bins: int = 15
+) -> dict[str, Any]:
+    """:func:`~sprig.neurotrails.metrics.evaluate_heads` of the heads' logits over
+    ``batches`` (every leading axis flattened: one prediction per token for a language
+    model), with ``perplexity = exp(nll)`` and :func:`count`."""
+    import math
+
+    import numpy as np
+
+    from .metrics import evaluate_heads
+
+    tree.eval()
+    logits: list[list[np.ndarray]] = [[] for _ in range(tree.num_heads)]
+    labels = []
+    for x, y in batches:
+        for k, o in enumerate(tree.forward_heads(x)):
+            logits[k].append(o.reshape(-1, o.shape[-1]).double().cpu().numpy())
+        labels.append(y.reshape(-1).cpu().numpy())
+    tree.train()
+    out = evaluate_heads([np.concatenate(z) for z in logits], np.concatenate(labels), bins=bins)
+    out["perplexity"] = math.exp(out["nll"])
+    out.update(count(tree))
+    return out
