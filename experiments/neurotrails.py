@@ -4,8 +4,9 @@ Two backbones, one implementation (:mod:`sprig.neurotrails`):
 
 * ``--part sprig``: a sprig MLP (``ReLU;ReLU;ReLU;Linear``) on a Fashion-MNIST subset, SGD with
   momentum and a cosine learning rate, trained by sprig's trainer (truly sparse CSR layers);
-* ``--part torch``: the character-level GPT of :mod:`sprig.torch.models` on tinyshakespeare
-  through :mod:`sprig.torch` (``sparsify`` + ``TopologyUpdater``), AdamW, heads' losses summed.
+* ``--part torch``: a small PyTorch CNN (:class:`SmallCNN`: dense convolutional stem, fully
+  connected blocks) on the CIFAR-10 subset through :mod:`sprig.torch` (``sparsify`` +
+  ``TopologyUpdater``), AdamW, warm-up-free cosine learning rate, heads' losses averaged.
 
 Each writes one JSON line per run to ``<out>/<part>.jsonl`` (appending; a run already there is
 skipped, so an interrupted sweep resumes); ``--report`` prints the Markdown tables (mean ± std
@@ -44,14 +45,12 @@ def _write(path: Path, row: dict[str, Any]) -> None:
         f.write(json.dumps(row) + "\n")
 
 
-def _plan(a: argparse.Namespace) -> list[tuple[str, int]]:
+def _plan(a: argparse.Namespace, n_blocks: int) -> list[tuple[str, int]]:
     runs = [("dense", 0), ("sparse", 0), ("ensemble", 0), ("treenet", a.treenet_k)]
-    return runs + [("neurotrails", k) for k in a.head_blocks]
+    return runs + [("neurotrails", k) for k in a.head_blocks if k <= n_blocks]
 
 
 def part_sprig(a: argparse.Namespace) -> None:
-    import numpy as np
-
     from sprig.data.loaders import load_npz
     from sprig.data.normalization import normalize
     from sprig.neurotrails import Recipe, run
@@ -66,7 +65,7 @@ def part_sprig(a: argparse.Namespace) -> None:
     out = Path(a.out) / "sprig.jsonl"
     done = _done(out)
     for seed in a.seeds:
-        for method, k in _plan(a):
+        for method, k in _plan(a, a.blocks_n + 1):
             key = f"{method}-{k}-{seed}"
             if key in done:
                 continue
@@ -78,51 +77,95 @@ def part_sprig(a: argparse.Namespace) -> None:
             _write(out, r)
             print(key, {m: r[m] for m in ("accuracy", "nll", "ece", "disagreement")},
                   f"{r['seconds']:.1f}s", flush=True)  # fmt: skip
-    del np
+
+
+class SmallCNN:
+    """Factory of the torch backbone: a small CNN whose blocks are fully connected.
+
+    ``stem``: 2×2 average pooling (32×32 → 16×16), two 3×3 convolutions (16 and 32 channels,
+    ReLU, 2×2 max pooling) → 512 features; ``blocks``: ``n`` × (Linear(·, width), ReLU);
+    ``tail``: Linear(width, 10). sprig.torch makes the ``nn.Linear`` layers sparse (blocks and
+    tail); the convolutions stay dense (shared in the trunk).
+    """
+
+    def __init__(self, n_blocks: int, width: int) -> None:
+        self.n_blocks, self.width = n_blocks, width
+
+    def __call__(self) -> Any:
+        from torch import nn
+
+        model = nn.Module()
+        model.stem = nn.Sequential(
+            nn.AvgPool2d(2),
+            nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(),
+        )  # fmt: skip
+        dims = [512] + [self.width] * self.n_blocks
+        model.blocks = nn.ModuleList(
+            nn.Sequential(nn.Linear(dims[i], dims[i + 1]), nn.ReLU()) for i in range(self.n_blocks)
+        )
+        model.tail = nn.Linear(self.width, 10)
+        return model
 
 
 def part_torch(a: argparse.Namespace) -> None:
+    import numpy as np
     import torch
 
     from sprig.neurotrails.torchtree import evaluate, neurotrails, train
-    from sprig.torch.data import CharDataset
-    from sprig.torch.models import GPT, GPTConfig
 
     torch.set_num_threads(a.threads)
-    ds = CharDataset.from_file(SHARED / "tinyshakespeare" / "input.txt")
-    cfg = GPTConfig(ds.vocab_size, context=a.context, n_layer=a.layers, width=a.gpt_width,
-                    n_head=a.n_head)  # fmt: skip
+    raw = np.load(SHARED / "cifar10_subset" / "cifar10_subset.npz", allow_pickle=False)
+
+    def tensors(split: str) -> tuple[Any, Any]:
+        x = torch.from_numpy(raw[f"x_{split}"]).float().permute(0, 3, 1, 2) / 255.0
+        return x, torch.from_numpy(raw[f"y_{split}"].astype(np.int64))
+
+    x_tr, y_tr = tensors("train")
+    x_te, y_te = tensors("test")
+    mean, std = x_tr.mean(dim=(0, 2, 3), keepdim=True), x_tr.std(dim=(0, 2, 3), keepdim=True)
+    x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
+    steps_per_epoch = -(-len(y_tr) // a.torch_batch)
+    steps = a.torch_epochs * steps_per_epoch
+    factory = SmallCNN(a.torch_blocks, a.torch_width)
     out = Path(a.out) / "torch.jsonl"
     done = _done(out)
+    nb = a.torch_blocks
     for seed in a.seeds:
-        for method, k in _plan(a):
+        for method, k in _plan(a, nb):
             key = f"{method}-{k}-{seed}"
             if key in done:
                 continue
             heads = 1 if method in ("dense", "sparse") else a.heads
-            hb = {"dense": a.layers, "sparse": a.layers, "ensemble": a.layers}.get(method, k)
-            density = a.gpt_density if method in ("sparse", "neurotrails") else None
+            hb = {"dense": nb, "sparse": nb, "ensemble": nb}.get(method, k)
+            density = a.torch_density if method in ("sparse", "neurotrails") else None
             tree = neurotrails(
-                lambda: GPT(cfg), heads=heads, head_blocks=hb, density=density, seed=seed,
+                factory, heads=heads, head_blocks=hb, density=density, seed=seed,
                 shared_stem=method != "ensemble",
             )  # fmt: skip
             gen = torch.Generator().manual_seed(seed)
-            batches = (
-                ds.batch("train", a.gpt_batch, a.context, generator=gen) for _ in range(a.steps)
-            )
+
+            def batches() -> Any:
+                while True:
+                    perm = torch.randperm(len(y_tr), generator=gen)  # noqa: B023
+                    for i in range(0, len(perm), a.torch_batch):
+                        idx = perm[i : i + a.torch_batch]
+                        yield x_tr[idx], y_tr[idx]
+
             t0 = time.perf_counter()
+            combine = a.combine or ("sum" if method == "ensemble" else "mean")
             losses = train(
-                tree, batches, a.steps, lr=a.gpt_lr, warmup=a.warmup, every=a.gpt_every,
-                combine="sum", seed=seed,
+                tree, batches(), steps, lr=a.torch_lr, weight_decay=5e-4, combine=combine,
+                prune="magnitude", every=a.torch_every, seed=seed,
             )  # fmt: skip
             seconds = time.perf_counter() - t0
-            r = evaluate(
-                tree, ds.windows("val", a.context, batch_size=64, max_batches=a.val_batches)
-            )
+            test = [(x_te[i : i + 500], y_te[i : i + 500]) for i in range(0, len(y_te), 500)]
+            r = evaluate(tree, test)
             r.update(key=key, k=k, method=method, heads=heads, seed=seed, seconds=seconds,
                      density=density or 1.0, final_train_loss=losses[-1])  # fmt: skip
             _write(out, r)
-            print(key, {m: r[m] for m in ("nll", "accuracy", "ece", "disagreement")},
+            print(key, {m: r[m] for m in ("accuracy", "nll", "ece", "disagreement")},
                   f"{seconds:.1f}s", flush=True)  # fmt: skip
 
 
@@ -134,7 +177,7 @@ def _ms(xs: list[float], scale: float = 1.0, digits: int = 2) -> str:
 
 
 def report(a: argparse.Namespace) -> None:
-    for part, first in (("sprig", "accuracy"), ("torch", "nll")):
+    for part in ("sprig", "torch"):
         path = Path(a.out) / f"{part}.jsonl"
         if not path.exists():
             continue
@@ -153,7 +196,6 @@ def report(a: argparse.Namespace) -> None:
                 f"{_ms([r['disagreement'] for r in rs], 100)} | {rs[0]['parameters']} | "
                 f"{rs[0]['flops']} | {_ms([r['seconds'] for r in rs], 1, 0)} |"
             )
-        del first
 
 
 def main() -> None:
@@ -169,7 +211,7 @@ def main() -> None:
     # sprig MLP on Fashion-MNIST
     p.add_argument("--train", type=int, default=10000)
     p.add_argument("--test", type=int, default=5000)
-    p.add_argument("--blocks-n", type=int, default=4, help="hidden layers of the MLP")
+    p.add_argument("--blocks-n", type=int, default=3, help="hidden layers of the MLP")
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--density", type=float, default=0.1)
     p.add_argument("--epochs", type=int, default=8)
@@ -177,18 +219,14 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--every", type=int, default=100)
     p.add_argument("--combine", choices=("mean", "sum"), default=None)
-    # torch GPT on tinyshakespeare
-    p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--gpt-width", type=int, default=64)
-    p.add_argument("--n-head", type=int, default=4)
-    p.add_argument("--context", type=int, default=64)
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--gpt-batch", type=int, default=32)
-    p.add_argument("--gpt-lr", type=float, default=3e-3)
-    p.add_argument("--warmup", type=int, default=30)
-    p.add_argument("--gpt-density", type=float, default=0.5)
-    p.add_argument("--gpt-every", type=int, default=50)
-    p.add_argument("--val-batches", type=int, default=20)
+    # torch small CNN on the CIFAR-10 subset
+    p.add_argument("--torch-blocks", type=int, default=3)
+    p.add_argument("--torch-width", type=int, default=256)
+    p.add_argument("--torch-density", type=float, default=0.1)
+    p.add_argument("--torch-epochs", type=int, default=10)
+    p.add_argument("--torch-batch", type=int, default=64)
+    p.add_argument("--torch-lr", type=float, default=1e-3)
+    p.add_argument("--torch-every", type=int, default=50)
     a = p.parse_args()
     if a.report:
         report(a)
