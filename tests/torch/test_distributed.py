@@ -25,6 +25,7 @@ def _worker_module():
     return mod
 
 
+@pytest.mark.slow
 def test_two_gloo_ranks_equal_one_process(tmp_path):
     env = dict(os.environ)
     src = str(Path(sprig.__file__).resolve().parents[1])
