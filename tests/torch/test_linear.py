@@ -111,8 +111,11 @@ def test_autocast_computes_in_layer_precision():
 # Dynamo itself probes `.grad` of the non-leaf tensor it hands to the code after the graph break.
 @pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
 @pytest.mark.parametrize("kernel", KERNELS)
-def test_torch_compile_equals_eager(kernel):
+def test_torch_compile_equals_eager(kernel, monkeypatch):
+    import sprig.torch.linear
+
     torch._dynamo.reset()
+    monkeypatch.setattr(sprig.torch.linear, "_apply_disabled", None)  # first wrap while tracing
     model = torch.nn.Sequential(
         SparseLinear(12, 10, density=0.4, rng=3, kernel=kernel),
         torch.nn.ReLU(),
@@ -123,6 +126,7 @@ def test_torch_compile_equals_eager(kernel):
     ref.sum().backward()
     g_ref = model[0].values.grad.clone()
     model.zero_grad()
+    monkeypatch.setattr(sprig.torch.linear, "_apply_disabled", None)
     compiled = torch.compile(model, backend="eager")
     Y = compiled(X)
     Y.sum().backward()

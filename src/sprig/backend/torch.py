@@ -179,6 +179,8 @@ class TorchOps(Ops):
             gi = g
         else:
             gi = g + weight_decay * w
+        step_size: Any
+        sqrt_bc2: Any
         if isinstance(step, torch.Tensor):  # per-entry counters (SMET)
             step.add_(1)
             t = step.to(torch.float64)

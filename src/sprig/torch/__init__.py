@@ -21,6 +21,8 @@ _LAZY = {
     "densify": "convert",
     "TopologyUpdater": "dst",
     "SMET": "optim",
+    "save_safetensors": "io",
+    "load_safetensors": "io",
 }
 
 __all__ = sorted(_LAZY)

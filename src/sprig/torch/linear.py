@@ -30,6 +30,7 @@ sparse layer; results equal eager mode. Double backward is not supported.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -138,9 +139,24 @@ class _SparseLinearFn(torch.autograd.Function):
         return dX, dW if needs[1] else None, db if needs[2] else None, None, None
 
 
-@torch.compiler.disable
-def _apply(layer: SparseLinear, X2: torch.Tensor, path: Any) -> torch.Tensor:
+def _apply_eager(layer: SparseLinear, X2: torch.Tensor, path: Any) -> torch.Tensor:
     out: torch.Tensor = _SparseLinearFn.apply(X2, layer.values, layer.bias, layer, path)
+    return out
+
+
+_apply_disabled: Any = None
+
+
+def _apply(layer: SparseLinear, X2: torch.Tensor, path: Any) -> torch.Tensor:
+    """The product, excluded from ``torch.compile`` tracing. ``torch.compiler.disable`` loads
+    TorchDynamo (seconds of import time), so it is applied only once Dynamo is loaded, which
+    any ``torch.compile`` does before it traces."""
+    global _apply_disabled
+    if "torch._dynamo" not in sys.modules:
+        return _apply_eager(layer, X2, path)
+    if _apply_disabled is None:
+        _apply_disabled = torch.compiler.disable(_apply_eager)
+    out: torch.Tensor = _apply_disabled(layer, X2, path)
     return out
 
 
@@ -199,6 +215,7 @@ class SparseLinear(nn.Module):
         fan_in = np.diff(W.indptr)[W.row_of].astype(np.float64)
         vals = (init or _xavier_actual)(W.nnz, fan_in, float(out_features), gen)
         self.values = nn.Parameter(torch.as_tensor(np.asarray(vals), dtype=dtype, device=device))
+        self.values.sparse_size = out_features * in_features  # type: ignore[attr-defined]
         self.register_buffer("crow_indices", torch.empty(0, dtype=torch.int32, device=device))
         self.register_buffer("col_indices", torch.empty(0, dtype=torch.int32, device=device))
         self._set_index(W.indptr, W.indices)
