@@ -234,27 +234,31 @@ def report(a: argparse.Namespace) -> None:
         if p.exists():
             results[name] = json.loads(p.read_text())
     dense_t = results.get("dense", {}).get("median_step_s")
+    # the last evaluation step every run has (the runs may differ in length)
+    common = min((r["evals"][-1][0] for r in results.values()), default=0)
     print(
-        "| run | blocks' linear density | final val loss | median s/step | × dense | "
-        "params + buffers | optimizer state | total | spike mean + (20 steps) | first 5 + | "
-        "max + | control mean + |"
+        f"| run | blocks' linear density | val loss at step {common} | final val loss (step) | "
+        "median s/step | params + buffers | optimizer state | total | spike mean + (K steps) "
+        "| first 5 + | max + | control mean + |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    mb = 1 << 20
     for name, r in results.items():
         m, s, c = r["memory"], r["spikes"], r["control"]
-        mb = 1 << 20
+        at = dict((int(t), v) for t, v in r["evals"])[common]
 
         def f(d: dict[str, Any], key: str) -> str:
             return f"{d[key]:+.4f}" if key in d else "—"
 
         se = f" ± {s['mean_increase_se']:.4f}" if "mean_increase_se" in s else ""
-        ratio = f"{r['median_step_s'] / dense_t:.2f}" if dense_t else "—"
+        ratio = f" ({r['median_step_s'] / dense_t:.2f}× dense)" if dense_t else ""
         print(
-            f"| {name} | {r['linear']['density']:.3f} | {r['final_val_loss']:.4f} | "
-            f"{r['median_step_s']:.3f} | {ratio} | {(m['parameters'] + m['buffers']) / mb:.2f} MiB"
-            f" | {m['optimizer'] / mb:.2f} MiB | {m['total'] / mb:.2f} MiB | "
-            f"{f(s, 'mean_increase')}{se} (n={s.get('n', 0)}) | {f(s, 'first5_increase')} | "
-            f"{f(s, 'max_increase')} | {f(c, 'mean_increase')} |"
+            f"| {name} | {r['linear']['density']:.3f} | {at:.4f} | {r['final_val_loss']:.4f} "
+            f"({r['evals'][-1][0]}) | {r['median_step_s']:.3f}{ratio} | "
+            f"{(m['parameters'] + m['buffers']) / mb:.2f} MiB | {m['optimizer'] / mb:.2f} MiB | "
+            f"{m['total'] / mb:.2f} MiB | {f(s, 'mean_increase')}{se} (n={s.get('n', 0)}) | "
+            f"{f(s, 'first5_increase')} | {f(s, 'max_increase')} | "
+            f"{f(c, 'mean_increase')} (n={c.get('n', 0)}) |"
         )
     if results:
         plot(results, a.plot)
