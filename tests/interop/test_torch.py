@@ -11,8 +11,9 @@ from sprig.matrices import CSRMatrix  # noqa: E402
 
 def _layer(dtype=np.float64, seed=0):
     rng = np.random.default_rng(seed)
-    W = CSRMatrix.random((5, 7), nnz=12, rng=rng, dtype=dtype,
-                         values=lambda n, r: r.standard_normal(n))
+    W = CSRMatrix.random(
+        (5, 7), nnz=12, rng=rng, dtype=dtype, values=lambda n, r: r.standard_normal(n)
+    )
     with pytest.deprecated_call(match="use sprig.torch.SparseLinear"):
         return SprigSparseLinear(W), W
 
@@ -22,6 +23,7 @@ def test_gradcheck_float64():
     X = torch.randn(4, 7, dtype=torch.float64, requires_grad=True)
     with torch.no_grad():
         layer.bias.normal_()
+
     def f(x, v, b):
         return _SparseLinearFn.apply(x, v, b, layer.weight_csr)
 

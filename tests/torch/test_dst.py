@@ -168,3 +168,26 @@ def test_state_dict_round_trip_and_errors():
         TopologyUpdater(model, None, "RigL")
     with pytest.raises(ConfigError, match="no SparseLinear"):
         TopologyUpdater(nn.Linear(2, 2), None, "SET", epochs=1, steps_per_epoch=1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_updater_and_smet_match_cpu():  # pragma: no cover - no GPU in CI
+    results = []
+    for device in ("cpu", "cuda"):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 3)).double()
+        sparsify(model, 0.3, distribution="uniform", exclude=(), rng=0)
+        model.to(device)
+        opt = SMET(model.parameters(), lr=0.01, warmup_steps=2)
+        upd = TopologyUpdater(
+            model, opt, "RigL(fraction=0.3, every=2)", epochs=1, steps_per_epoch=6
+        )
+        X = torch.randn(8, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+        for _ in range(6):
+            opt.zero_grad()
+            model(X.to(device)).square().mean().backward()
+            opt.step()
+            upd.step()
+        results.append({k: v.cpu() for k, v in model.state_dict().items()})
+    for k in results[0]:
+        torch.testing.assert_close(results[1][k], results[0][k], rtol=1e-8, atol=1e-10)

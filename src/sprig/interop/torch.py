@@ -37,8 +37,9 @@ def _fm(t: torch.Tensor) -> np.ndarray:
 
 class _SparseLinearFn(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: Any, X: torch.Tensor, values: torch.Tensor, bias: torch.Tensor | None,
-                W: CSRMatrix) -> torch.Tensor:
+    def forward(
+        ctx: Any, X: torch.Tensor, values: torch.Tensor, bias: torch.Tensor | None, W: CSRMatrix
+    ) -> torch.Tensor:
         data = values.detach().cpu().numpy()
         Xt = _fm(X)
         Yt = W.matmul_fm(Xt, None if bias is None else bias.detach().cpu().numpy(), data=data)

@@ -49,9 +49,7 @@ def save_safetensors(
         raise
 
 
-def load_safetensors(
-    model: nn.Module, path: str | os.PathLike[str], *, strict: bool = True
-) -> Any:
+def load_safetensors(model: nn.Module, path: str | os.PathLike[str], *, strict: bool = True) -> Any:
     """Load a file written by :func:`save_safetensors` into ``model`` (its sparse layers take
     the saved topology); returns ``load_state_dict``'s result."""
     st = _st()

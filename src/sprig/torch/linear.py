@@ -76,6 +76,8 @@ class _SprigPath:
         dYt = _fm(dY2)
         dX = dW = db = None
         if needs[0]:
+            # A transposed view, as the forward output: element-wise ops keep that layout,
+            # so between stacked sparse layers activations and gradients pass without copies.
             dX = torch.from_numpy(_NUMPY.spmm_t(W, values.detach().numpy(), dYt)).T
         if needs[1] or needs[2]:
             sums = np.empty(W.shape[0], dtype=dYt.dtype)
@@ -323,7 +325,7 @@ class SparseLinear(nn.Module):
                 self.col_indices.numpy(),
                 self.values.detach().numpy(),
             )
-            self._cache = {key: W}
+            self._cache[key] = W
         return W
 
     def _device_topology(self) -> TorchCSR:
@@ -331,7 +333,7 @@ class SparseLinear(nn.Module):
         topo = self._cache.get(key)
         if topo is None:
             topo = TorchCSR(self.shape, self.crow_indices, self.col_indices)
-            self._cache = {key: topo}
+            self._cache[key] = topo
         return topo
 
     def _apply(self, fn: Any, recurse: bool = True) -> Any:  # .to(), .cuda(), .double()...
