@@ -57,7 +57,7 @@ def spike_stats(losses: np.ndarray, steps: list[int], k: int = K) -> dict[str, f
     """Mean / max increase of the loss in the ``k`` steps after each step of ``steps``
     (1-based: 'after step u') relative to the mean of the ``k`` steps up to it (the measure of
     experiments/smet_spikes.py)."""
-    mean_inc, max_inc, first_inc = [], [], []
+    mean_inc, max_inc, first_inc, step1_inc = [], [], [], []
     for u in steps:
         if u < k or u + k > len(losses):
             continue
@@ -66,6 +66,7 @@ def spike_stats(losses: np.ndarray, steps: list[int], k: int = K) -> dict[str, f
         mean_inc.append(after.mean() - before)
         max_inc.append(after.max() - before)
         first_inc.append(after[:5].mean() - before)
+        step1_inc.append(after[0] - before)
     if not mean_inc:
         return {"n": 0}
     return {
@@ -73,8 +74,19 @@ def spike_stats(losses: np.ndarray, steps: list[int], k: int = K) -> dict[str, f
         "mean_increase": float(np.mean(mean_inc)),
         "mean_increase_se": float(np.std(mean_inc) / np.sqrt(len(mean_inc))),
         "first5_increase": float(np.mean(first_inc)),
+        "step1_increase": float(np.mean(step1_inc)),
+        "step1_increase_se": float(np.std(step1_inc) / np.sqrt(len(step1_inc))),
         "max_increase": float(np.mean(max_inc)),
     }
+
+
+def spikes_of(r: dict[str, Any]) -> tuple[dict[str, float], dict[str, float]]:
+    """Spike statistics of a run's recorded losses at its updates, and the control (the
+    midpoints between consecutive updates, where the topology did not change)."""
+    k = r["args"].get("window", K)
+    L, updates = np.array(r["losses"]), r["updates"]
+    mids = [(u + v) // 2 for u, v in itertools.pairwise(updates) if v - u >= 2 * k + 2]
+    return spike_stats(L, updates, k), spike_stats(L, mids, k)
 
 
 @torch.no_grad()
@@ -161,10 +173,7 @@ def run(a: argparse.Namespace, kind: str) -> dict[str, Any]:
                 f"val {evals[-1][1]:.4f}  {statistics.median(times):.3f} s/step",
                 flush=True,
             )
-    L = np.array(losses)
-    k = a.window
-    mids = [(u + v) // 2 for u, v in itertools.pairwise(updates) if v - u >= 2 * k + 2]
-    return {
+    result = {
         "run": kind,
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
         "losses": losses,
@@ -176,9 +185,9 @@ def run(a: argparse.Namespace, kind: str) -> dict[str, Any]:
         "wall_s": time.perf_counter() - t_start,
         "memory": memory_bytes(model, opt),
         "linear": linear_stats(model),
-        "spikes": spike_stats(L, updates, k),
-        "control": spike_stats(L, mids, k),
     }
+    result["spikes"], result["control"] = spikes_of(result)
+    return result
 
 
 def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
@@ -222,7 +231,13 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
     axes[2].set_ylabel("validation loss")
     for ax in axes:
         ax.legend(fontsize=8)
-    fig.suptitle("GPT (char, tinyshakespeare): loss around MagRan updates", fontsize=10)
+    a0 = next((r for r in results.values() if r["updates"]), next(iter(results.values())))["args"]
+    fig.suptitle(
+        f"GPT (char, tinyshakespeare), width {a0['width']}, density {a0['density']}: loss "
+        f"around MagRan({a0['fraction']}) updates every {a0['every']} steps; sparse runs at "
+        f"lr {a0['lr']:g}",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 
@@ -234,27 +249,34 @@ def report(a: argparse.Namespace) -> None:
         if p.exists():
             results[name] = json.loads(p.read_text())
     dense_t = results.get("dense", {}).get("median_step_s")
+    # the last evaluation step every run has (the runs may differ in length)
+    common = min((r["evals"][-1][0] for r in results.values()), default=0)
     print(
-        "| run | blocks' linear density | final val loss | median s/step | × dense | "
-        "params + buffers | optimizer state | total | spike mean + (20 steps) | first 5 + | "
-        "max + | control mean + |"
+        f"| run | blocks' linear density | val loss at step {common} | final val loss (step) | "
+        "median s/step | params + buffers | optimizer state | total | step +1 | "
+        "mean + (K steps) | first 5 + | max + | control: step +1 / mean + / max + |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    mb = 1 << 20
     for name, r in results.items():
-        m, s, c = r["memory"], r["spikes"], r["control"]
-        mb = 1 << 20
+        m = r["memory"]
+        s, c = spikes_of(r)
+        at = dict((int(t), v) for t, v in r["evals"])[common]
 
         def f(d: dict[str, Any], key: str) -> str:
             return f"{d[key]:+.4f}" if key in d else "—"
 
         se = f" ± {s['mean_increase_se']:.4f}" if "mean_increase_se" in s else ""
-        ratio = f"{r['median_step_s'] / dense_t:.2f}" if dense_t else "—"
+        se1 = f" ± {s['step1_increase_se']:.4f}" if "step1_increase_se" in s else ""
+        ratio = f" ({r['median_step_s'] / dense_t:.2f}× dense)" if dense_t else ""
         print(
-            f"| {name} | {r['linear']['density']:.3f} | {r['final_val_loss']:.4f} | "
-            f"{r['median_step_s']:.3f} | {ratio} | {(m['parameters'] + m['buffers']) / mb:.2f} MiB"
-            f" | {m['optimizer'] / mb:.2f} MiB | {m['total'] / mb:.2f} MiB | "
+            f"| {name} | {r['linear']['density']:.3f} | {at:.4f} | {r['final_val_loss']:.4f} "
+            f"({r['evals'][-1][0]}) | {r['median_step_s']:.3f}{ratio} | "
+            f"{(m['parameters'] + m['buffers']) / mb:.2f} MiB | {m['optimizer'] / mb:.2f} MiB | "
+            f"{m['total'] / mb:.2f} MiB | {f(s, 'step1_increase')}{se1} | "
             f"{f(s, 'mean_increase')}{se} (n={s.get('n', 0)}) | {f(s, 'first5_increase')} | "
-            f"{f(s, 'max_increase')} | {f(c, 'mean_increase')} |"
+            f"{f(s, 'max_increase')} | {f(c, 'step1_increase')} / {f(c, 'mean_increase')} / "
+            f"{f(c, 'max_increase')} (n={c.get('n', 0)}) |"
         )
     if results:
         plot(results, a.plot)
