@@ -8,7 +8,8 @@ Two backbones, one implementation (:mod:`sprig.neurotrails`):
   connected blocks) on the CIFAR-10 subset through :mod:`sprig.torch` (``sparsify`` +
   ``TopologyUpdater``), AdamW, warm-up-free cosine learning rate, heads' losses averaged.
 
-Each writes one JSON line per run to ``<out>/<part>.jsonl`` (appending; a run already there is
+Each writes one JSON line per run to ``<out>/<part>.jsonl`` (default ``runs/neurotrails``,
+git-ignored; appending: a run already there is
 skipped, so an interrupted sweep resumes); ``--report`` prints the Markdown tables (mean ± std
 over seeds). Methods: ``dense``, ``sparse`` (one model), ``ensemble`` (M independent dense
 models), ``treenet`` (the tree, dense), ``neurotrails`` for every ``k`` in ``--head-blocks``.
@@ -46,8 +47,8 @@ def _write(path: Path, row: dict[str, Any]) -> None:
 
 
 def _plan(a: argparse.Namespace, n_blocks: int) -> list[tuple[str, int]]:
-    runs = [("dense", 0), ("sparse", 0), ("ensemble", 0), ("treenet", a.treenet_k)]
-    return runs + [("neurotrails", k) for k in a.head_blocks if k <= n_blocks]
+    nt = [("neurotrails", k) for k in a.head_blocks if k <= n_blocks]
+    return [("sparse", 0), ("dense", 0), *nt, ("treenet", a.treenet_k), ("ensemble", 0)]
 
 
 def part_sprig(a: argparse.Namespace) -> None:
@@ -202,7 +203,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--part", choices=("sprig", "torch"))
     p.add_argument("--report", action="store_true")
-    p.add_argument("--out", default=str(ROOT / "experiments" / "results" / "neurotrails"))
+    p.add_argument("--out", default=str(ROOT / "runs" / "neurotrails"))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--heads", type=int, default=3)
     p.add_argument("--head-blocks", type=int, nargs="+", default=[1, 2, 3, 4])
