@@ -37,5 +37,6 @@ def test_neurotrails_ensemble_nll_below_one_sparse_model(noisy_digits, seed):
     assert nt["nll"] < single["nll"] - 0.03, (nt["nll"], single["nll"])
     assert nt["accuracy"] > single["accuracy"]
     assert nt["disagreement"] > 0.01  # the heads are diverse
+    assert nt["dst_updates"] == single["dst_updates"] == 25 * 45 // 50  # every 50 steps
     # the same density: every head path stores as many weights as the single model
     assert nt["weights_nnz"] < 3 * single["weights_nnz"]

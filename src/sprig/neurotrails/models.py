@@ -207,7 +207,8 @@ def run(
 ) -> dict[str, Any]:
     """Build, train and evaluate ``method`` on ``data``; returns the metrics of
     :func:`~sprig.neurotrails.metrics.evaluate_heads` on the test split plus
-    :func:`count`, the settings and the training time in seconds. ``combine`` overrides the
+    :func:`count`, the settings, the number of topology updates (``dst_updates``) and the
+    training time in seconds. ``combine`` overrides the
     method's rule for the heads' losses (``"mean"`` or ``"sum"``)."""
     from ..optimizers import Momentum
     from ..schedules import Cosine
@@ -253,5 +254,6 @@ def run(
     result.update(
         method=method, heads=p["copies"], head_blocks=p["head_blocks"] if p["copies"] > 1 else 0,
         density=p["density"], seed=seed, seconds=seconds,
+        dst_updates=int(trainer.state.extra.get("dst", {}).get("updates", 0)),
     )  # fmt: skip
     return result
