@@ -237,6 +237,16 @@ def neurotrails(
 
     Raises:
         ConfigError: on a bad ``heads``, ``head_blocks`` or ``density``.
+
+    Examples:
+        >>> from sprig.torch.models import GPT, GPTConfig
+        >>> cfg = GPTConfig(vocab_size=11, context=8, n_layer=3, width=16, n_head=2)
+        >>> tree = neurotrails(lambda: GPT(cfg), heads=3, head_blocks=1, density=0.5)
+        >>> len(tree.trunk), [len(h.blocks) for h in tree.heads]
+        (2, [1, 1, 1])
+        >>> idx = torch.zeros(2, 5, dtype=torch.long)
+        >>> tree(idx).shape, tree.predict(idx).shape  # (heads, batch, T, vocab); their mean
+        (torch.Size([3, 2, 5, 11]), torch.Size([2, 5, 11]))
     """
     if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
         raise ConfigError(f"heads must be a positive integer, got {heads!r}")
