@@ -105,8 +105,10 @@ class UpdateStats:
         step: ``t`` of the update (in the update schedule's unit).
         pruned, grown: entries removed and inserted.
         nnz, density: after the edit.
-        itop_rate: fraction of the grown positions never active before (0 if none grown).
-        explored: fraction of all positions ever active so far (ITOP's exploration rate).
+        unseen_grown: fraction of the grown positions never active before (0 if none
+            grown); files written by sprig 0.1.0 call it ``itop_rate``.
+        explored: fraction of all positions ever active so far — the in-time
+            over-parameterization (ITOP) rate of Liu et al. (2021).
     """
 
     step: int
@@ -114,7 +116,7 @@ class UpdateStats:
     grown: int
     nnz: int
     density: float
-    itop_rate: float
+    unseen_grown: float
     explored: float
 
 
@@ -195,7 +197,7 @@ class TopologyRecord:
             grown=int(keys.size),
             nnz=int(nnz),
             density=nnz / size if size else 1.0,
-            itop_rate=rate,
+            unseen_grown=rate,
             explored=ever.size / size if size else 1.0,
         )
         self.last[name] = stats

@@ -136,7 +136,20 @@ class TopologyUpdate(Callback):
             rows.append({"layer": name.rpartition(".")[0], **edit.stats.__dict__})
         dst = state.extra["dst"]
         dst["updates"] += 1
-        dst["last_epoch"].append({"t": t, "layers": rows})
+        ever = self.algorithm.record.ever_active
+        size = sum(W.shape[0] * W.shape[1] for W, _ in layers.values())
+        seen = sum(ever[name].size for name in layers if name in ever)
+        dst["last_epoch"].append(
+            {
+                "t": t,
+                "unit": self.unit,
+                "step": state.step,
+                "epoch": state.epoch + 1,
+                # the network's ITOP rate: positions ever active / all positions
+                "explored": seen / size if size else 1.0,
+                "layers": rows,
+            }
+        )
         rec = self.algorithm.record.state_dict()
         state.extra["dst_record"] = {"initial_nnz": rec["initial_nnz"]}
         for k, v in rec["ever_active"].items():

@@ -19,7 +19,11 @@ Tasks: ``"classification"`` (one-hot targets, accuracy reported), ``"regression"
 dataset's float targets ``t``) and ``"reconstruction"`` (the target is the clean input, e.g.
 an autoencoder); the last two report losses only. A model with several outputs (heads) is
 trained with a :class:`~sprig.losses.HeadsLoss` (a plain loss is wrapped, mean over heads) and
-evaluated on :meth:`~sprig.models.Model.combine` of its outputs. With a validation split
+evaluated on :meth:`~sprig.models.Model.combine` of its outputs.
+
+Each epoch's row also counts the FLOPs of a forward pass per sample and of a training step
+(from the stored weights, :func:`flops`) and the cumulative training time
+(``total_seconds``). With a validation split
 (:meth:`~sprig.data.datasets.Dataset.split_validation`) every epoch also reports
 ``val_loss`` (and ``val_accuracy``), which early stopping and keep-best should monitor.
 
@@ -52,6 +56,19 @@ PHASES = ("data", "forward", "backward", "optimizer", "topology", "evaluate")
 
 
 TASKS = ("classification", "regression", "reconstruction")
+
+
+def flops(model: Model, batch_size: int) -> dict[str, int]:
+    """Multiply-add FLOPs (2 per stored weight and sample) counted from the affine layers'
+    stored weights: ``flops_forward`` per sample, and ``flops_train_step`` for one training
+    step of ``batch_size`` samples (forward, backward-data, weight gradient: 3 products per
+    layer, 2 for the first layer, which needs no input gradient)."""
+    fwd = train = 0
+    for i, layer in enumerate(model.affine_modules().values()):
+        f = 2 * layer.nnz
+        fwd += f
+        train += f * (2 if i == 0 else 3)
+    return {"flops_forward": int(fwd), "flops_train_step": int(train * batch_size)}
 
 
 def _as_heads_loss(loss: Any, model: Model) -> Any:
@@ -441,11 +458,15 @@ class Trainer:
         st.timers["evaluate"] = time.perf_counter() - t
         row["seconds"] = seconds
         row.update({f"time_{k}": v for k, v in st.timers.items()})
+        row["total_seconds"] = (st.history[-1].get("total_seconds", 0.0) if st.history else 0.0) + (
+            seconds
+        )
         layers = {}
         for path, layer in model.affine_modules().items():
             dense = layer.in_features * layer.out_features
             layers[path] = {"nnz": layer.nnz, "density": layer.nnz / dense}
         row["layers"] = layers
+        row.update(flops(model, self.batch_size))
         if "dst" in st.extra:
             row["dst"] = st.extra["dst"].get("last_epoch", {})
         st.history.append(row)
