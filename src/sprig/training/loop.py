@@ -152,6 +152,9 @@ class Trainer:
         task: ``"classification"``, ``"regression"`` or ``"reconstruction"``.
         micro_batches: split each batch into this many chunks and accumulate their
             gradients before the step (gradient accumulation; same update, less memory).
+        shard: ``(rank, world_size)`` for data-parallel training: this process trains on
+            its slice of every global batch (see :mod:`sprig.training.distributed`, whose
+            ``DataParallel`` callback combines the ranks' gradients).
     """
 
     def __init__(
@@ -175,6 +178,7 @@ class Trainer:
         epoch_batches: Callable[[int], Batches] | None = None,
         task: str = "classification",
         micro_batches: int = 1,
+        shard: tuple[int, int] | None = None,
     ) -> None:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
@@ -190,6 +194,15 @@ class Trainer:
             raise ConfigError(f"micro_batches must be a positive integer, got {micro_batches!r}")
         if clip_norm is not None and not clip_norm > 0:
             raise ConfigError(f"clip_norm must be > 0, got {clip_norm!r}")
+        if shard is not None:
+            rank, size = shard
+            if not (isinstance(size, int) and size >= 1 and isinstance(rank, int)):
+                raise ConfigError(f"shard must be (rank, world_size), got {shard!r}")
+            if not 0 <= rank < size or batch_size < size:
+                raise ConfigError(
+                    f"shard {shard}: need 0 <= rank < world_size <= batch_size ({batch_size})"
+                )
+        self.shard = shard
         self.loss = _as_heads_loss(loss, model)
         self.task = task
         self.micro_batches = micro_batches
@@ -392,11 +405,30 @@ class Trainer:
                 {} if any(cb.wants_taps(st) for cb in self.callbacks) else None
             )
             params = model.params()
-            if self.micro_batches > 1:
+            global_n = len(batch.y)
+            if self.shard is not None:
+                from .distributed import shard
+
+                cols = shard(global_n, *self.shard)
+                batch = type(batch)(
+                    np.ascontiguousarray(batch.Xt[:, cols]),
+                    np.ascontiguousarray(batch.Tt[:, cols]),
+                    batch.y[cols],
+                    batch.rows[cols],
+                )
+            if len(batch.y) == 0:  # a last partial batch smaller than the number of ranks
+                value, Y = 0.0, None
+                for p in params.values():
+                    p.grad[...] = 0
+            elif self.micro_batches > 1:
                 value, Y = self._accumulated(batch, taps, params)
             else:
                 value, Y = self._forward_backward(batch.Xt, batch.Tt, taps)
-            grads = {"params": params, "batch_size": len(batch.y)}
+            grads = {
+                "params": params,
+                "batch_size": len(batch.y),
+                "global_batch_size": global_n,
+            }
             for cb in self.callbacks:
                 cb.on_gradients(st, grads)
             t3 = time.perf_counter()
@@ -412,12 +444,18 @@ class Trainer:
             tm["optimizer"] += t4 - t3
             n = len(batch.y)
             st.loss_sum += value * (n if self.loss.reduction == "mean" else 1.0)
-            if classify:
+            if classify and Y is not None:
                 st.correct += int(np.sum(np.argmax(model.combine(Y), axis=0) == batch.y))
             st.seen += n
             st.step += 1
             st.batch_in_epoch += 1
-            logs: dict[str, Any] = {"loss": value, "lr": lr, "batch_size": n, "taps": taps}
+            logs: dict[str, Any] = {
+                "loss": value,
+                "lr": lr,
+                "batch_size": n,
+                "global_batch_size": global_n,
+                "taps": taps,
+            }
             for cb in self.callbacks:
                 cb.on_batch_end(st, logs)
             tm["topology"] += logs.get("topology_seconds", 0.0)
