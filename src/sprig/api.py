@@ -52,8 +52,9 @@ def sparse_mlp(
             raise ConfigError(str(e)) from None
     else:
         per_layer = [float(d) for d in density]
-    return build_mlp(specs, list(sizes), per_layer, rng=np.random.default_rng(seed),
-                     dtype=dtype, fan_in=fan_in)
+    return build_mlp(
+        specs, list(sizes), per_layer, rng=np.random.default_rng(seed), dtype=dtype, fan_in=fan_in
+    )
 
 
 def fit(

@@ -37,7 +37,7 @@ from ..specs.types import OptimizerSpec
 from ..training.build import build_layers, build_loss, build_optimizer, build_schedule
 from ..training.callbacks import Callback, EarlyStopping, KeepBest, MetricsLogger, ProgressBar
 from ..training.checkpoint import Checkpoint, restore_checkpoint
-from ..training.dst import TopologyUpdate, make_algorithm, nerva_prune_grow
+from ..training.dst import TopologyUpdate, algorithm_from_config, check_inputs
 from ..training.loop import Trainer
 
 DEFAULT_HIDDEN = (256, 256)
@@ -176,17 +176,12 @@ def build_run(
     schedule = build_schedule(config.schedule, steps_per_epoch=steps, epochs=config.epochs)
     callbacks: list[Callback] = []
     topo: TopologyUpdate | None = None
-    if dst_spec is not None and dst_spec.name != "static":
-        alg = make_algorithm(
-            dst_spec, epochs=config.epochs, steps_per_epoch=steps, final_density=final_density
-        )
-        if config.prune is not None:
-            alg = nerva_prune_grow(config.prune, config.grow, config.grow_weights, base=alg)
+    alg = algorithm_from_config(
+        config, epochs=config.epochs, steps_per_epoch=steps, final_density=final_density
+    )
+    if alg is not None:
+        check_inputs(alg, _optimizer_map(config, owners), model)
         topo = TopologyUpdate(alg, seed=seed)
-    elif config.prune is not None:
-        topo = TopologyUpdate(
-            nerva_prune_grow(config.prune, config.grow, config.grow_weights), seed=seed
-        )
     if topo is not None:
         callbacks.append(topo)
     callbacks.append(

@@ -56,7 +56,7 @@ from ..matrices.keysets import union_sorted
 from ..typing import FloatArray, IntArray
 from . import grow as G
 from . import prune as P
-from .info import LayerInfo
+from .info import MOMENTUM, LayerInfo, declare, needs_of
 from .schedules import (
     FractionSchedule,
     SoftMemoryBound,
@@ -275,6 +275,18 @@ class DSTAlgorithm:
             raise ConfigError(f"{self.name}: redistribution needs scope='layer'")
 
     # ................................................................ public API
+    @property
+    def needs(self) -> frozenset[str]:
+        """The per-layer inputs this algorithm reads (:mod:`sprig.sparsity.info`): the union of
+        its prune and grow criteria's declared ``needs``, plus ``"momentum"`` when it
+        redistributes regrowth by momentum (SNFS). The trainer gathers exactly these.
+
+        >>> sorted(rigl(1000).needs), sorted(set_().needs), sorted(snfs(10).needs)
+        (['gradient_sample'], [], ['gradient_sample', 'momentum'])
+        """
+        out = needs_of(self.prune) | needs_of(self.grow)
+        return out | {MOMENTUM} if self.redistribute else out
+
     def due(self, t: int) -> bool:
         """Is an update due at ``t`` (steps or epochs, see ``update.unit``)?"""
         return self.update.due(t)
@@ -533,6 +545,8 @@ def rigl(
 
         def grow(W, k, rng, info=None, *, exclude=None):  # type: ignore[no-untyped-def]
             return G.sampled_gradient_grow(W, k, rng, info, exclude=exclude, candidates=c)
+
+        declare(grow, needs=needs_of(G.sampled_gradient_grow))
 
     return DSTAlgorithm(
         "rigl",

@@ -5,7 +5,8 @@ coordinates of at most ``k`` distinct positions that are **not** stored in ``W``
 ``exclude`` (flat row-major keys ``row · cols + col``, e.g. the keys of the entries just
 pruned, so they cannot be re-grown in the same update). Exactly ``k`` positions are returned
 unless fewer than ``k`` positions are free, in which case all free positions are returned.
-Coordinates come sorted by flat key. New values are not chosen here (zero by default; see
+Coordinates come sorted by flat key. Each criterion declares the :class:`LayerInfo` fields it
+reads in its ``needs`` attribute. New values are not chosen here (zero by default; see
 ``DSTAlgorithm.new_values``).
 
 None of the criteria materialises anything of the dense size ``out × in``:
@@ -30,7 +31,7 @@ import numpy as np
 from ..matrices import CSRMatrix
 from ..matrices.keysets import union_sorted, unique_sorted
 from ..typing import IntArray
-from .info import GradientSample, LayerInfo
+from .info import GRADIENT_SAMPLE, GradientSample, LayerInfo, declare
 
 __all__ = [
     "GROW_CRITERIA",
@@ -235,6 +236,9 @@ def gradient_grow(
     return _to_coords(W, best_keys)
 
 
+declare(gradient_grow, needs={GRADIENT_SAMPLE})
+
+
 def sampled_gradient_grow(
     W: CSRMatrix,
     k: int,
@@ -276,6 +280,9 @@ def sampled_gradient_grow(
     return _to_coords(W, keys)
 
 
+declare(sampled_gradient_grow, needs={GRADIENT_SAMPLE})
+
+
 # --------------------------------------------------------------------------- SNFS
 def momentum_grow(
     W: CSRMatrix,
@@ -299,6 +306,9 @@ def momentum_grow(
     of the active weights from the optimizer state (``info.momentum``).
     """
     return gradient_grow(W, k, rng, info, exclude=exclude, block_bytes=block_bytes)
+
+
+declare(momentum_grow, needs={GRADIENT_SAMPLE})
 
 
 def snfs_redistribute(

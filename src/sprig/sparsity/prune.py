@@ -6,7 +6,8 @@ into ``W.data`` (``int64``, unique, sorted ascending, in ``[0, nnz)``) of the en
 say so, and :func:`set_prune` takes a *fraction* in place of ``k`` (its attribute
 ``takes_fraction`` is ``True``; :class:`~sprig.sparsity.algorithms.DSTAlgorithm` passes the
 schedule's fraction to such criteria). ``info`` is a :class:`~sprig.sparsity.info.LayerInfo`
-(or ``None`` for criteria that need nothing).
+(or ``None`` for criteria that need nothing); each criterion declares the fields it reads in
+its ``needs`` attribute (:func:`~sprig.sparsity.info.needs_of`).
 
 Cost: every criterion is ``O(nnz)`` (``np.argpartition``) time and memory; nothing dense.
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from ..matrices import CSRMatrix
 from ..typing import FloatArray, IntArray
-from .info import LayerInfo
+from .info import GRADIENT, LayerInfo, declare
 
 __all__ = [
     "PRUNE_CRITERIA",
@@ -125,7 +126,7 @@ def set_prune(
     return out
 
 
-set_prune.takes_fraction = True  # type: ignore[attr-defined]
+declare(set_prune, takes_fraction=True)
 
 
 def threshold(t: float) -> PruneCriterion:
@@ -167,6 +168,9 @@ def sensitivity(
     return smallest_k(np.abs(W.data * g), k)
 
 
+declare(sensitivity, needs={GRADIENT})
+
+
 def mest(lam: float = 1.0) -> PruneCriterion:
     """MEST (Yuan et al. 2021) score ``|w| + λ|g|``: drop the ``k`` smallest (needs ``info.grad``).
 
@@ -184,7 +188,7 @@ def mest(lam: float = 1.0) -> PruneCriterion:
         return smallest_k(np.abs(W.data) + lam * np.abs(g), k)
 
     prune_mest.__doc__ = f"MEST score |w| + {lam}|g|: drop the k smallest."
-    return prune_mest
+    return declare(prune_mest, needs={GRADIENT})  # type: ignore[no-any-return]
 
 
 def soft_magnitude(temperature: float = 1.0) -> PruneCriterion:

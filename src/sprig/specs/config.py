@@ -257,7 +257,7 @@ FIELDS: dict[str, _Field] = {
     ),
     "dataset_kind": _Field(
         _choice("auto", "generated", "mnist", "fashion_mnist", "cifar10", "npz", "nerva", "csv"),
-        "how to read dataset (auto: by name/suffix; generated: checkerboard or mini)"
+        "how to read dataset (auto: by name/suffix; generated: checkerboard or mini)",
     ),
     "data_dir": _Field(_text, "directory holding the raw files of a built-in dataset"),
     "dataset_size": _Field(_scalar(Optional(_POS_INT)), "size of a generated dataset"),

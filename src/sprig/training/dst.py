@@ -29,15 +29,22 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..sparsity import algorithms as A
-from ..sparsity.info import GradientSample, LayerInfo, momentum_of
+from ..sparsity.info import (
+    GRADIENT,
+    GRADIENT_SAMPLE,
+    MOMENTUM,
+    GradientSample,
+    LayerInfo,
+    declare,
+    momentum_of,
+    needs_of,
+)
 from ..specs.types import DSTSpec, parse_dst
 from .callbacks import Callback
 from .state import TrainState
 
 #: Last entropy word of the DST generator's seed (ASCII "DST"); see ``data.batching``.
 DST_TAG = 0x445354
-_NEEDS_SAMPLE = {"rigl", "granet", "snfs"}
-_NEEDS_GRAD = {"mest"}
 
 
 class TopologyUpdate(Callback):
@@ -51,9 +58,10 @@ class TopologyUpdate(Callback):
     def __init__(self, algorithm: A.DSTAlgorithm, *, seed: int = 0) -> None:
         self.algorithm = algorithm
         self.seed = seed
-        self.needs_sample = algorithm.name in _NEEDS_SAMPLE
-        self.needs_grad = algorithm.name in _NEEDS_GRAD
-        self.needs_momentum = algorithm.redistribute
+        needs = algorithm.needs  # declared by its criteria, never inferred from names
+        self.needs_sample = GRADIENT_SAMPLE in needs
+        self.needs_grad = GRADIENT in needs
+        self.needs_momentum = MOMENTUM in needs
 
     @property
     def unit(self) -> str:
@@ -204,6 +212,60 @@ def make_algorithm(
     raise ConfigError(f"unknown DST algorithm {name!r}")  # pragma: no cover
 
 
+def algorithm_from_config(
+    config: Any, *, epochs: int, steps_per_epoch: int, final_density: float | None = None
+) -> A.DSTAlgorithm | None:
+    """The DST algorithm of a :class:`~sprig.specs.config.TrainConfig` (``None``: static).
+
+    ``dst`` gives the algorithm; ``prune``/``grow`` given with it replace its criteria (the
+    others and its schedules stay); ``prune`` without ``dst`` (or with ``static``) is Nerva's
+    prune-and-grow every epoch after the first, growing by ``grow`` (default random).
+
+    Raises:
+        ConfigError: a combination that cannot work (``grow`` with an algorithm that never
+            grows, ``grow`` without ``prune`` for static training, a fraction-based prune
+            criterion with a density-target algorithm).
+    """
+    spec = config.dst
+    if spec is not None and spec.name == "static":
+        if config.grow is not None and config.prune is None:
+            raise ConfigError(
+                f"grow={config.grow} needs prune: DST algorithm 'static' never changes the topology"
+            )
+        spec = None  # static + prune = Nerva's prune-and-grow
+    if spec is None:
+        if config.prune is None:
+            return None
+        return nerva_prune_grow(config.prune, config.grow, config.grow_weights)
+    alg = make_algorithm(
+        spec, epochs=epochs, steps_per_epoch=steps_per_epoch, final_density=final_density
+    )
+    if config.prune is not None or config.grow is not None:
+        alg = nerva_prune_grow(config.prune, config.grow, config.grow_weights, base=alg)
+    return alg
+
+
+def check_inputs(algorithm: A.DSTAlgorithm, optimizers: Any, model: Any) -> None:
+    """Refuse, before training, an algorithm whose declared needs the run cannot provide.
+
+    ``optimizers`` is one update rule or a map layer index → rule (as the trainer takes).
+
+    Raises:
+        ConfigError: the algorithm needs momentum but a sparse layer's optimizer keeps none.
+    """
+    if MOMENTUM not in algorithm.needs:
+        return
+    for i, layer in model.sparse_layers().items():
+        opt = optimizers.get(i) if isinstance(optimizers, dict) else optimizers
+        if opt is None or momentum_of(opt.init(np.zeros(1, dtype=layer.weight.dtype))) is None:
+            name = getattr(opt, "name", type(opt).__name__)
+            raise ConfigError(
+                f"DST algorithm {algorithm.name!r} needs the optimizer's momentum, but "
+                f"optimizer {name!r} of layer {i} keeps none; use momentum, nesterov, adam, "
+                "adamw or smet"
+            )
+
+
 def topology_update_from_spec(
     spec: DSTSpec | str,
     model: Any,
@@ -247,7 +309,7 @@ def _grow_criterion(spec: Any) -> Any:
         def grow(W: Any, k: int, rng: Any, info: Any = None, *, exclude: Any = None) -> Any:
             return G.sampled_gradient_grow(W, k, rng, info, exclude=exclude, candidates=c)
 
-        return grow
+        return declare(grow, needs=needs_of(G.sampled_gradient_grow))
     return {"gradient": G.gradient_grow, "momentum": G.momentum_grow}[spec.name]
 
 
@@ -255,29 +317,41 @@ def nerva_prune_grow(
     prune: Any, grow: Any = None, grow_weights: Any = None, *, base: A.DSTAlgorithm | None = None
 ) -> A.DSTAlgorithm:
     """Nerva's ``--prune/--grow/--grow-weights``: prune then regrow as many at the start of
-    every epoch after the first (or replace ``base``'s criteria, keeping its schedule).
+    every epoch after the first (or, with ``base``, replace the criteria that are given and
+    keep ``base``'s others and its schedules).
 
     ``threshold(t)`` prunes every ``|w| ≤ t``; the others prune their ``fraction``. Grown
     weights are drawn from ``grow_weights`` (Nerva's default: Xavier); just-pruned positions
     are not regrown in the same update (as Nerva).
+
+    Raises:
+        ConfigError: a grow criterion for a ``base`` algorithm that never grows (GMP, static).
     """
     import dataclasses
 
     from ..sparsity.schedules import UpdateSchedule, constant
     from .build import build_init
 
-    criterion, fraction = _prune_criterion(prune)
-    grower = _grow_criterion(grow)
     init = build_init(grow_weights)
     if base is not None:
-        return dataclasses.replace(
-            base, prune=criterion, grow=grower, new_init=init, record=A.TopologyRecord()
-        )
-    name = "set" if prune.name == "set" else prune.name
+        if grow is not None and base.grow is None:
+            raise ConfigError(
+                f"grow={grow} cannot be used with DST algorithm {base.name!r}: it never grows "
+                "(give a DST algorithm that regrows, e.g. SET or RigL, or drop grow)"
+            )
+        changes: dict[str, Any] = {"new_init": init, "record": A.TopologyRecord()}
+        if prune is not None:
+            changes["prune"] = _prune_criterion(prune)[0]
+        if grow is not None:
+            changes["grow"] = _grow_criterion(grow)
+        return dataclasses.replace(base, **changes)
+    if prune is None:
+        raise ConfigError("Nerva-style prune-and-grow needs a prune criterion")
+    criterion, fraction = _prune_criterion(prune)
     return A.DSTAlgorithm(
-        name,
+        prune.name,
         criterion,
-        grower,
+        _grow_criterion(grow),
         fraction=constant(fraction),
         update=UpdateSchedule(every=1, unit="epoch"),
         exclude_dropped=True,
