@@ -23,6 +23,7 @@ None of the criteria materialises anything of the dense size ``out × in``:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -30,8 +31,18 @@ import numpy as np
 
 from ..matrices import CSRMatrix
 from ..matrices.keysets import union_sorted, unique_sorted
+from ..specs.registry import GROW, POSITIVE_INT, Optional, Param
 from ..typing import IntArray
-from .info import GRADIENT_SAMPLE, GradientSample, LayerInfo, declare
+from .info import GRADIENT_SAMPLE, GradientSample, LayerInfo, declare, needs_of
+
+
+def _with_options(factory: Any, **options: Any) -> Any:
+    """Builder of a registered grow criterion: the function, its options bound if any given
+    (keeping its declared needs)."""
+    if not options:
+        return factory
+    return declare(functools.partial(factory, **options), needs=needs_of(factory))
+
 
 __all__ = [
     "GROW_CRITERIA",
@@ -136,6 +147,7 @@ def sample_free_keys(size: int, forbidden: IntArray, k: int, rng: np.random.Gene
 
 
 # --------------------------------------------------------------------------- random
+@GROW.register("random", build=_with_options, doc="uniformly random empty positions")
 def random_grow(
     W: CSRMatrix,
     k: int,
@@ -180,6 +192,7 @@ def _sample_of(W: CSRMatrix, info: LayerInfo | None, who: str) -> GradientSample
     return sample
 
 
+@GROW.register("gradient", build=_with_options, doc="largest |dense gradient| (RigL)")
 def gradient_grow(
     W: CSRMatrix,
     k: int,
@@ -239,6 +252,12 @@ def gradient_grow(
 declare(gradient_grow, needs={GRADIENT_SAMPLE})
 
 
+@GROW.register(
+    "sampled_gradient",
+    Param("candidates", Optional(POSITIVE_INT), None, doc="candidates per grown entry"),
+    build=_with_options,
+    doc="largest |gradient| among randomly sampled candidates",
+)
 def sampled_gradient_grow(
     W: CSRMatrix,
     k: int,
@@ -284,6 +303,7 @@ declare(sampled_gradient_grow, needs={GRADIENT_SAMPLE})
 
 
 # --------------------------------------------------------------------------- SNFS
+@GROW.register("momentum", build=_with_options, doc="largest |momentum| (SNFS)")
 def momentum_grow(
     W: CSRMatrix,
     k: int,

@@ -24,8 +24,25 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..matrices import CSRMatrix
+from ..specs.registry import NONNEGATIVE, POSITIVE, PRUNE, REQUIRED, UNIT, Optional, Param
 from ..typing import FloatArray, IntArray
 from .info import GRADIENT, LayerInfo, declare
+
+#: The spec's share of stored weights to drop (read by the algorithm, not the criterion).
+FRACTION = Param(
+    "fraction", UNIT, REQUIRED, ("zeta", "drop_fraction"), "fraction ζ of the stored weights"
+)
+
+
+def _criterion(factory: Any, fraction: float) -> Any:
+    """Builder of a registered criterion function: the function itself."""
+    return factory
+
+
+def _from_factory(factory: Any, fraction: float, **params: Any) -> Any:
+    """Builder of a registered criterion factory: ``factory(**params)``."""
+    return factory(**params)
+
 
 __all__ = [
     "PRUNE_CRITERIA",
@@ -77,6 +94,9 @@ def smallest_k(scores: FloatArray, k: int) -> IntArray:
     return out
 
 
+@PRUNE.register(
+    "magnitude", FRACTION, build=_criterion, doc="drop the fraction with the smallest |w|"
+)
 def magnitude(
     W: CSRMatrix, k: int, rng: np.random.Generator | None = None, info: LayerInfo | None = None
 ) -> IntArray:
@@ -89,6 +109,12 @@ def magnitude(
     return smallest_k(np.abs(W.data), _check_k(W, k))
 
 
+@PRUNE.register(
+    "set",
+    FRACTION,
+    build=_criterion,
+    doc="magnitude within positive and within negative weights (SET)",
+)
 def set_prune(
     W: CSRMatrix,
     fraction: float,
@@ -129,6 +155,9 @@ def set_prune(
 declare(set_prune, takes_fraction=True)
 
 
+@PRUNE.register(
+    "threshold", Param("t", NONNEGATIVE, aliases=("threshold",)), doc="drop all |w| <= t"
+)
 def threshold(t: float) -> PruneCriterion:
     """Criterion dropping every entry with ``|w| ≤ t``; the requested ``k`` is ignored.
 
@@ -149,6 +178,7 @@ def threshold(t: float) -> PruneCriterion:
     return prune_threshold
 
 
+@PRUNE.register("random", FRACTION, build=_criterion, doc="drop a uniformly random fraction")
 def random(
     W: CSRMatrix, k: int, rng: np.random.Generator, info: LayerInfo | None = None
 ) -> IntArray:
@@ -159,6 +189,9 @@ def random(
     return out
 
 
+@PRUNE.register(
+    "sensitivity", FRACTION, build=_criterion, doc="drop the fraction with the smallest |w g|"
+)
 def sensitivity(
     W: CSRMatrix, k: int, rng: np.random.Generator | None = None, info: LayerInfo | None = None
 ) -> IntArray:
@@ -171,6 +204,13 @@ def sensitivity(
 declare(sensitivity, needs={GRADIENT})
 
 
+@PRUNE.register(
+    "mest",
+    FRACTION,
+    Param("lam", Optional(NONNEGATIVE), None, ("lambda",), "λ in |w| + λ|g|"),
+    build=_from_factory,
+    doc="drop the smallest |w| + λ|g| (MEST)",
+)
 def mest(lam: float = 1.0) -> PruneCriterion:
     """MEST (Yuan et al. 2021) score ``|w| + λ|g|``: drop the ``k`` smallest (needs ``info.grad``).
 
@@ -191,6 +231,13 @@ def mest(lam: float = 1.0) -> PruneCriterion:
     return declare(prune_mest, needs={GRADIENT})  # type: ignore[no-any-return]
 
 
+@PRUNE.register(
+    "soft_magnitude",
+    FRACTION,
+    Param("temperature", POSITIVE),
+    build=_from_factory,
+    doc="sample drops with probability decreasing in |w| / temperature",
+)
 def soft_magnitude(temperature: float = 1.0) -> PruneCriterion:
     r"""Stochastic magnitude pruning: keep ``nnz − k`` entries sampled ∝ ``|w|^T``, drop the rest.
 

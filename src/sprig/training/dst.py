@@ -29,16 +29,16 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..sparsity import algorithms as A
+from ..sparsity import grow as G
 from ..sparsity.info import (
     GRADIENT,
     GRADIENT_SAMPLE,
     MOMENTUM,
     GradientSample,
     LayerInfo,
-    declare,
     momentum_of,
-    needs_of,
 )
+from ..specs.registry import DST, GROW, PRUNE
 from ..specs.types import DSTSpec, parse_dst
 from .callbacks import Callback
 from .state import TrainState
@@ -155,7 +155,9 @@ def make_algorithm(
     steps_per_epoch: int,
     final_density: float | None = None,
 ) -> A.DSTAlgorithm:
-    """A DST algorithm from its spec, with the published defaults where a parameter is unset.
+    """A DST algorithm from its spec, with the published defaults where a parameter is unset
+    (each algorithm's spec builder, registered beside its constructor in
+    :mod:`sprig.sparsity.algorithms`).
 
     ``every`` is in the algorithm's own unit (epochs for SET/MagRan/SNFS/MEST, optimizer
     steps for RigL/GraNet/GMP); ``start``/``end`` are fractions of the whole run.
@@ -163,53 +165,9 @@ def make_algorithm(
     """
     if isinstance(spec, str):
         spec = parse_dst(spec)
-    kw = {k: v for k, v in spec.kwargs.items() if v is not None}
-    total = epochs * steps_per_epoch
-    name = spec.name
-    if name == "static":
-        return A.static()
-    if name == "set":
-        return A.set_(kw.get("fraction", 0.3), every=kw.get("every", 1))
-    if name == "magran":
-        end = kw.get("end")
-        return A.magran(
-            kw.get("fraction", 0.3),
-            every=kw.get("every", 1),
-            total=None if end is None else max(1, int(end * epochs)),
-        )
-    if name == "rigl":
-        return A.rigl(
-            total,
-            alpha=kw.get("fraction", 0.3),
-            delta_t=kw.get("every", 100),
-            end_fraction=kw.get("end", 0.75),
-        )
-    if name == "snfs":
-        return A.snfs(epochs, prune_rate=kw.get("fraction", 0.5), every=kw.get("every", 1))
-    if name == "mest":
-        return A.mest(lam=kw.get("lam", 1.0), every=kw.get("every", 5))
-    if name in ("gmp", "granet"):
-        if final_density is None:
-            raise ConfigError(f"{name} needs a final density (the overall density option)")
-        start = int(kw.get("start", 0.0) * total)
-        end = int(kw.get("end", 0.75) * total)
-        if end <= start:
-            raise ConfigError(f"{name}: end must be after start, got start={start}, end={end}")
-        init_d = kw.get("initial_density", 1.0)
-        if name == "gmp":
-            every = kw.get("every", max(1, (end - start) // 20))
-            return A.gmp(final_density, start=start, end=end, delta_t=every, initial_density=init_d)
-        every = kw.get("every", max(1, (end - start) // 20))
-        return A.granet(
-            final_density,
-            start=start,
-            end=end,
-            total_steps=total,
-            delta_t=every,
-            initial_density=init_d,
-            alpha=kw.get("fraction", 0.5),
-        )
-    raise ConfigError(f"unknown DST algorithm {name!r}")  # pragma: no cover
+    return DST.create(  # type: ignore[no-any-return]
+        spec, epochs=epochs, steps_per_epoch=steps_per_epoch, final_density=final_density
+    )
 
 
 def algorithm_from_config(
@@ -284,33 +242,12 @@ def topology_update_from_spec(
 
 
 def _prune_criterion(spec: Any) -> tuple[Any, float]:
-    """(criterion, fraction) for a prune spec."""
-    from ..sparsity import prune as P
-
-    kw = spec.kwargs
-    name = spec.name
-    if name == "threshold":
-        return P.threshold(kw["t"]), 0.0
-    if name == "mest":
-        return P.mest(kw.get("lam") or 1.0), kw["fraction"]
-    if name == "soft_magnitude":
-        return P.soft_magnitude(kw.get("temperature") or 1.0), kw["fraction"]
-    return P.PRUNE_CRITERIA[name], kw["fraction"]
+    """(criterion, fraction) for a prune spec (``threshold`` decides its own count)."""
+    return PRUNE.create(spec), spec.get("fraction", 0.0)
 
 
 def _grow_criterion(spec: Any) -> Any:
-    from ..sparsity import grow as G
-
-    if spec is None or spec.name == "random":
-        return G.random_grow
-    if spec.name == "sampled_gradient":
-        c = spec.get("candidates") or 10.0
-
-        def grow(W: Any, k: int, rng: Any, info: Any = None, *, exclude: Any = None) -> Any:
-            return G.sampled_gradient_grow(W, k, rng, info, exclude=exclude, candidates=c)
-
-        return declare(grow, needs=needs_of(G.sampled_gradient_grow))
-    return {"gradient": G.gradient_grow, "momentum": G.momentum_grow}[spec.name]
+    return G.random_grow if spec is None else GROW.create(spec)
 
 
 def nerva_prune_grow(
