@@ -516,6 +516,13 @@ class Registry:
             self._keys[name_key(spelling)] = entry
         return entry
 
+    def unregister(self, name: str) -> None:
+        """Remove an entry (tests and plug-ins that register temporarily)."""
+        entry = self.lookup(name)
+        del self._entries[entry.name]
+        for spelling in (entry.name, *entry.aliases):
+            self._keys.pop(name_key(spelling), None)
+
     def register(
         self,
         name: str,

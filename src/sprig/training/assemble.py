@@ -44,7 +44,15 @@ from .checkpoint import Checkpoint
 from .dst import TopologyUpdate, algorithm_from_config, check_inputs
 from .loop import Trainer
 
-__all__ = ["Run", "assemble", "build_model", "resolve_config", "resolve_data"]
+__all__ = [
+    "Run",
+    "assemble",
+    "build_model",
+    "fit_normalization",
+    "load_data",
+    "resolve_config",
+    "resolve_data",
+]
 
 DEFAULT_HIDDEN = (256, 256)
 DEFAULT_DENSITY = 0.1
@@ -341,8 +349,9 @@ def build_model(config: TrainConfig) -> MLP:
     )
 
 
-def resolve_data(config: TrainConfig) -> tuple[Dataset, Normalization]:
-    """Load, subset and normalize the dataset the config names (default: digits)."""
+def load_data(config: TrainConfig, *, data_dir: str | None = None, subset: bool = True) -> Dataset:
+    """The dataset the config names (default: digits), with the run's train/test subset
+    unless ``subset=False``; ``data_dir`` overrides the config's."""
     from ..data.generated import generate
 
     name = config.dataset or "digits"
@@ -350,22 +359,34 @@ def resolve_data(config: TrainConfig) -> tuple[Dataset, Normalization]:
         data = generate(name, config.dataset_size or 2000, seed=config.seed or 0)
     else:
         kind = None if config.dataset_kind == "auto" else config.dataset_kind
-        data = load_dataset(name, kind=kind, root=config.data_dir)
-    if config.train_size is not None or config.test_size is not None:
+        data = load_dataset(name, kind=kind, root=data_dir or config.data_dir)
+    if subset and (config.train_size is not None or config.test_size is not None):
         if config.train_size is not None and config.train_size > len(data.y_train):
             raise ConfigError(
                 f"train_size {config.train_size} exceeds the {len(data.y_train)} training samples"
             )
         data = data.subset(config.train_size, config.test_size, seed=config.seed or 0)
+    return data
+
+
+def fit_normalization(config: TrainConfig, data: Dataset) -> Normalization:
+    """The config's normalization fitted on ``data``'s training split (``auto``: minmax for
+    images with a known pixel range, else standardize)."""
     method = config.normalize
     if method == "auto":
         method = "minmax" if data.image_shape is not None and data.pixel_max else "standardize"
-    norm = Normalization.fit(
+    return Normalization.fit(
         method,
         data.x_train,
         pixel_max=data.pixel_max,
         channels=data.image_shape[0] if data.image_shape else None,
     )
+
+
+def resolve_data(config: TrainConfig) -> tuple[Dataset, Normalization]:
+    """Load, subset and normalize the dataset the config names (default: digits)."""
+    data = load_data(config)
+    norm = fit_normalization(config, data)
     return norm.apply_dataset(data), norm
 
 
