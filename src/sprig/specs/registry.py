@@ -52,6 +52,7 @@ __all__ = [
     "GROW",
     "INITIALIZERS",
     "LAYERS",
+    "LOADERS",
     "LOSSES",
     "NONNEGATIVE",
     "NONNEGATIVE_INT",
@@ -659,11 +660,14 @@ INITIALIZERS = Registry("init", "initializer", ("sprig.initializers",))
 PRUNE = Registry("prune", "prune criterion", ("sprig.sparsity.prune",))
 GROW = Registry("grow", "grow criterion", ("sprig.sparsity.grow",))
 DST = Registry("dst", "DST algorithm", ("sprig.sparsity.algorithms",))
+LOADERS = Registry("loader", "dataset kind", ("sprig.data.loaders",))
 
 #: kind -> registry.
 REGISTRIES: dict[str, Registry] = {
     r.kind: r for r in (LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, INITIALIZERS, PRUNE, GROW, DST)
 }
+#: Registries that are not spec kinds (no spec class; looked up by name only).
+OTHER_REGISTRIES: dict[str, Registry] = {LOADERS.kind: LOADERS}
 
 
 def help_text(kind: str, *, width: int = 100) -> str:
