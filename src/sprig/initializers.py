@@ -264,22 +264,9 @@ def keep_values() -> Any:
     return lambda n, fan_in, fan_out, rng: np.zeros(n)
 
 
-#: Spec name -> initializer class.
+#: Spec name -> initializer class: every class registered above (``none`` is a function).
 REGISTRY: dict[str, type[AbstractInitializer]] = {
-    cls.name: cls
-    for cls in (
-        Xavier,
-        XavierNormalized,
-        XavierUniform,
-        XavierNormal,
-        He,
-        HeUniform,
-        HeNormal,
-        Uniform,
-        Normal,
-        Zero,
-        PyTorch,
-    )
+    name: cls for name, cls in INITIALIZERS.implementations().items() if isinstance(cls, type)
 }
 
 

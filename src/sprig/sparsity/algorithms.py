@@ -870,14 +870,5 @@ def granet(
     )
 
 
-#: Named constructors.
-ALGORITHMS: dict[str, Callable[..., DSTAlgorithm]] = {
-    "static": static,
-    "set": set_,
-    "magran": magran,
-    "rigl": rigl,
-    "snfs": snfs,
-    "mest": mest,
-    "granet": granet,
-    "gmp": gmp,
-}
+#: Named constructors (every ``@DST.register`` above).
+ALGORITHMS: dict[str, Callable[..., DSTAlgorithm]] = DST.implementations()

@@ -375,10 +375,5 @@ def snfs_redistribute(
     return [int(x) for x in out]
 
 
-#: Grow criteria by name.
-GROW_CRITERIA: dict[str, GrowCriterion] = {
-    "random": random_grow,
-    "gradient": gradient_grow,
-    "sampled_gradient": sampled_gradient_grow,
-    "momentum": momentum_grow,
-}
+#: Grow criteria by name (every ``@GROW.register`` above).
+GROW_CRITERIA: dict[str, GrowCriterion] = GROW.implementations()

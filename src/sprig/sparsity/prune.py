@@ -273,14 +273,6 @@ def soft_magnitude(temperature: float = 1.0) -> PruneCriterion:
     return prune_soft_magnitude
 
 
-#: Prune criteria by name; factories (``threshold``, ``mest``, ``soft_magnitude``) take their
-#: parameter first.
-PRUNE_CRITERIA: dict[str, Callable[..., Any]] = {
-    "magnitude": magnitude,
-    "set": set_prune,
-    "threshold": threshold,
-    "random": random,
-    "sensitivity": sensitivity,
-    "mest": mest,
-    "soft_magnitude": soft_magnitude,
-}
+#: Prune criteria by name (every ``@PRUNE.register`` above); factories (``threshold``, ``mest``,
+#: ``soft_magnitude``) take their parameter first.
+PRUNE_CRITERIA: dict[str, Callable[..., Any]] = PRUNE.implementations()

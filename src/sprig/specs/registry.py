@@ -517,6 +517,17 @@ class Registry:
             self._keys[name_key(spelling)] = entry
         return entry
 
+    def implementations(self, *, aliases: bool = False, role: str | None = None) -> dict[str, Any]:
+        """Name → registered implementation of what is registered *so far* (no lazy loading:
+        packages build their public ``REGISTRY`` dicts from this after importing their
+        modules). ``aliases`` adds every alias; ``role`` keeps entries of that role."""
+        out: dict[str, Any] = {}
+        for e in self._entries.values():
+            if role is None or e.role == role:
+                for spelling in (e.name, *e.aliases) if aliases else (e.name,):
+                    out[spelling] = e.factory
+        return out
+
     def unregister(self, name: str) -> None:
         """Remove an entry (tests and plug-ins that register temporarily)."""
         entry = self.lookup(name)
