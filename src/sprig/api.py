@@ -172,6 +172,10 @@ def train(
     config = TrainConfig.from_dict(given)
     if run_dir is not None:
         config = dataclasses.replace(config, run_dir=str(run_dir))
+    if run_dir is not None:
+        from .io import atomic_write
+
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
     run = assemble(
         config,
         run_dir=run_dir,
@@ -180,5 +184,8 @@ def train(
         progress=progress,
         lines=progress,
     )
+    if run_dir is not None:  # the resolved config, as sprig train writes it
+        text = run.config.to_toml().encode()
+        atomic_write(Path(run_dir) / "config.toml", lambda f: f.write(text))
     run.fit()
     return run

@@ -94,3 +94,12 @@ def test_assemble_without_run_dir_writes_nothing(tmp_path, monkeypatch):
     )
     run.fit()
     assert run.run_dir is None and list(tmp_path.iterdir()) == []
+
+
+def test_api_train_writes_a_resumable_run_dir(tmp_path, capsys):
+    run = sprig.train({**OPTIONS, "dst": "SET"}, run_dir=tmp_path / "run", progress=False)
+    assert {"checkpoint.npz", "config.toml", "metrics.jsonl"} <= {
+        p.name for p in (tmp_path / "run").iterdir()
+    }
+    assert main(["train", "--resume", str(tmp_path / "run"), "--epochs", "3", "--no-progress"]) == 0
+    assert len(run.history) == 2
