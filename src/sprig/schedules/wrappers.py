@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..errors import ConfigError
+from ..specs.registry import NONNEGATIVE_INT, REQUIRED, SCHEDULES, Param, SpecOf
 from .base import check_int, check_number, check_step
+
+
+def _from_epochs(schedule: Any, steps: int, *, steps_per_epoch: int, epochs: int) -> LinearWarmup:
+    """The spec's ``steps`` are epochs; the inner spec is built with the same run facts."""
+    inner = SCHEDULES.create(schedule, steps_per_epoch=steps_per_epoch, epochs=epochs)
+    return LinearWarmup(inner, int(steps) * steps_per_epoch)
 
 
 def _check_schedule(schedule: object) -> None:
@@ -15,6 +22,13 @@ def _check_schedule(schedule: object) -> None:
         raise ConfigError(f"schedule must be a callable step -> lr, got {schedule!r}")
 
 
+@SCHEDULES.register(
+    "warmup",
+    Param("schedule", SpecOf("schedule")),
+    Param("steps", NONNEGATIVE_INT, REQUIRED, ("warmup_steps",), "in epochs"),
+    build=_from_epochs,
+    doc="linear ramp from 0 to the inner schedule over `steps`, then the inner schedule",
+)
 @dataclass(frozen=True)
 class LinearWarmup:
     r"""Linear warm-up for ``warmup_steps = W`` steps, then the wrapped schedule.
