@@ -134,7 +134,11 @@ def rebuild_model(config: Any, state: Mapping[str, Any]) -> Any:
     from ..models.mlp import MLP
     from ..training.checkpoint import match_stored_kinds
 
-    model = MLP(match_stored_kinds(list(build_model(config).net), state))
+    built = build_model(config)
+    if isinstance(built, MLP):
+        model = MLP(match_stored_kinds(list(built.net), state))
+    else:  # a model tree (heads): its layers' kinds are fixed by the config
+        model = built
     model.load_state_dict(state)
     return model
 
@@ -249,9 +253,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"{c['weights_dense']} (density {c['weights_nnz'] / c['weights_dense']:.6g}); "
             f"memory: {c['bytes']} bytes"
         )
-        for i, layer in model.linear_layers().items():
+        for path, layer in model.affine_modules().items():
             dense = layer.in_features * layer.out_features
-            print(f"layer {i}: nnz {layer.nnz} density {layer.nnz / dense:.6g}")
+            print(f"layer {path}: nnz {layer.nnz} density {layer.nnz / dense:.6g}")
     else:
         if src.kind != "nerva":
             linear_only_model(src.state)  # validates the arrays (shapes, topology)
@@ -352,10 +356,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"dataset {name!r} has {data.num_features} features but the network "
             f"expects {model.in_features}"
         )
-    if data.num_classes > model.out_features:
+    if data.num_classes > model.output_features:
         raise DataError(
             f"dataset {name!r} has {data.num_classes} classes but the network has "
-            f"{model.out_features} outputs"
+            f"{model.output_features} outputs"
         )
     if len(data.y_test) == 0:
         raise DataError(f"dataset {name!r} has an empty test split")
@@ -421,6 +425,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if out.suffix != ".npz":
         raise ConfigError(f"--nerva {out}: the output file must end in .npz")
     model = model_of(src)
+    if not hasattr(model, "linear_layers"):
+        raise ConfigError(
+            f"{src.path} holds a model with several heads; Nerva's W1, b1, … layout holds "
+            "sequential networks only"
+        )
     save_nerva_weights(model, out)
     n = len(model.linear_layers())
     print(f"wrote {out}: W1, b1 … W{n}, b{n} (Nerva layout, dense)")

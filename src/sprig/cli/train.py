@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..io import atomic_write
+from ..models.mlp import MLP
 from ..specs.config import TrainConfig
 from ..training.assemble import assemble, resolve_config, resolve_data
 from ..training.callbacks import BlockAtStep
@@ -110,6 +111,8 @@ def run_train(
     if config.save_weights:
         from ..models.nerva_io import save_nerva_weights
 
+        if not isinstance(model, MLP):
+            raise ConfigError("Nerva weight files hold sequential networks; this run has heads")
         save_nerva_weights(model, config.save_weights)
     if config.info:
         print(model.summary(), flush=True)

@@ -281,7 +281,25 @@ FIELDS: dict[str, _Field] = {
         lambda v, w: None if v is None else _choice("random", "snip", "grasp", "synflow")(v, w),
         "choose the initial sparse topology by pruning a dense init: random|snip|grasp|synflow",
     ),
+    # model trees: a shared trunk with several heads (NeuroTrails)
+    "heads": _Field(
+        _scalar(_POS_INT),
+        "heads sharing one trunk; each head is an independently initialised copy of the "
+        "last head_blocks blocks (1 = a plain network)",
+    ),
+    "head_blocks": _Field(
+        _scalar(_POS_INT), "blocks (a linear-type layer with what follows it) in each head"
+    ),
+    "heads_loss": _Field(_choice("mean", "sum"), "combine the heads' losses by mean or sum"),
     # training
+    "validation_split": _Field(
+        _scalar(Real(0.0, 1.0, "left")),
+        "hold out this fraction of the training set for validation; best epoch and early "
+        "stopping then use it, never the test set (0 = none)",
+    ),
+    "micro_batches": _Field(
+        _scalar(_POS_INT), "accumulate gradients over this many chunks of each batch"
+    ),
     "clip": _Field(_scalar(_NONNEG), "clip the global gradient norm to this (0 = off)"),
     "density_lr_power": _Field(
         _scalar(_NONNEG), "SMET density-aware lr: sparse weights use lr·density^(−p) (0 = off)"
@@ -352,7 +370,13 @@ class TrainConfig:
     grow: GrowSpec | None = None
     grow_weights: InitSpec = InitSpec("xavier")  # noqa: RUF009 (frozen, hashable)
     init_pruning: str | None = None
+    # model trees
+    heads: int = 1
+    head_blocks: int = 1
+    heads_loss: str = "mean"
     # training
+    validation_split: float = 0.0
+    micro_batches: int = 1
     clip: float = 0.0
     density_lr_power: float = 0.0
     weight_decay: float = 0.0
@@ -419,6 +443,11 @@ class TrainConfig:
             broadcast("densities", self.densities, n_linear, "linear layer")
         broadcast("dropouts", self.dropouts, n_linear, "linear layer")
         broadcast("layer_weights", self.layer_weights, n_linear, "linear layer")
+        if self.heads > 1 and self.head_blocks > n_linear:
+            raise ConfigError(
+                f"head_blocks must be at most the {n_linear} linear-type layers, "
+                f"got {self.head_blocks}"
+            )
         broadcast("optimizers", self.optimizers, len(self.layers), "layer")
         if isinstance(self.learning_rate, ScheduleSpec) and self.lr_scheduler is not None:
             raise ConfigError("give a schedule in learning_rate or in lr_scheduler, not both")

@@ -222,20 +222,23 @@ def algorithm_from_config(
 def check_inputs(algorithm: A.DSTAlgorithm, optimizers: Any, model: Any) -> None:
     """Refuse, before training, an algorithm whose declared needs the run cannot provide.
 
-    ``optimizers`` is one update rule or a map layer index → rule (as the trainer takes).
+    ``optimizers`` is what the trainer takes: one update rule, or a map from name patterns
+    (or layer indices) to rules.
 
     Raises:
         ConfigError: the algorithm needs momentum but a sparse layer's optimizer keeps none.
     """
     if MOMENTUM not in algorithm.needs:
         return
-    for i, layer in model.sparse_layers().items():
-        opt = optimizers.get(i) if isinstance(optimizers, dict) else optimizers
-        if opt is None or momentum_of(opt.init(np.zeros(1, dtype=layer.weight.dtype))) is None:
-            name = getattr(opt, "name", type(opt).__name__)
+    from .state import rule_for
+
+    for name, W in model.sparse_weights().items():
+        opt = rule_for(name, optimizers)
+        if momentum_of(opt.init(np.zeros(1, dtype=W.dtype))) is None:
+            label = getattr(opt, "name", type(opt).__name__)
             raise ConfigError(
                 f"DST algorithm {algorithm.name!r} needs the optimizer's momentum, but "
-                f"optimizer {name!r} of layer {i} keeps none; use momentum, nesterov, adam, "
+                f"optimizer {label!r} of {name} keeps none; use momentum, nesterov, adam, "
                 "adamw or smet"
             )
 
