@@ -135,10 +135,8 @@ def rebuild_model(config: Any, state: Mapping[str, Any]) -> Any:
     from ..training.checkpoint import match_stored_kinds
 
     built = build_model(config)
-    if isinstance(built, MLP):
-        model = MLP(match_stored_kinds(list(built.net), state))
-    else:  # a model tree (heads): its layers' kinds are fixed by the config
-        model = built
+    # a model tree (heads) has its layers' kinds fixed by the config
+    model = MLP(match_stored_kinds(list(built.net), state)) if isinstance(built, MLP) else built
     model.load_state_dict(state)
     return model
 

@@ -55,9 +55,24 @@ def run_train(
         config = dataclasses.replace(
             config, seed=int(np.random.SeedSequence().generate_state(1)[0] % 2**31)
         )
-    data, norm = resolve_data(config)
+    recorded = None
+    if resume is not None and (resume / "normalization.json").is_file():
+        # the run's own normalization, not a re-fit (whose rules may have changed since)
+        import json
+
+        from ..data.normalization import Normalization
+
+        try:
+            recorded = Normalization.from_dict(
+                json.loads((resume / "normalization.json").read_text())
+            )
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{resume / 'normalization.json'} is not readable ({e})") from None
+    data, norm = resolve_data(config, recorded)
     if resume is None:
-        config = resolve_config(config, data, sizes_given=sizes_given, density_given=density_given)
+        config = resolve_config(
+            config, data, sizes_given=sizes_given, density_given=density_given, normalization=norm
+        )
         run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
         if (run_dir / "checkpoint.npz").exists():
             raise ConfigError(

@@ -40,7 +40,7 @@ from ..models.model import Model
 from ..models.multihead import blocks, from_backbones
 from ..runtime import set_num_threads
 from ..sparsity import density as density_mod
-from ..specs.config import TrainConfig
+from ..specs.config import TrainConfig, dense_layer_indices
 from ..specs.types import OptimizerSpec
 from .build import build_layers, build_loss, build_optimizer, build_schedule
 from .callbacks import Callback, EarlyStopping, KeepBest, MetricsLogger, ProgressBar
@@ -145,7 +145,13 @@ def assemble(
     if data is None:
         data, normalization = resolve_data(config)
     if resolve:
-        config = resolve_config(config, data, sizes_given=sizes_given, density_given=density_given)
+        config = resolve_config(
+            config,
+            data,
+            sizes_given=sizes_given,
+            density_given=density_given,
+            normalization=normalization,
+        )
     seed = int(config.seed or 0)
     steps = _steps_per_epoch(config, len(data.y_train))
     final_density = None
@@ -409,11 +415,18 @@ def load_data(config: TrainConfig, *, data_dir: str | None = None, subset: bool 
 
 
 def fit_normalization(config: TrainConfig, data: Dataset) -> Normalization:
-    """The config's normalization fitted on ``data``'s training split (``auto``: minmax for
-    images with a known pixel range, else standardize)."""
+    """The config's normalization fitted on ``data``'s training split (``auto``: what the
+    field uses — ``scale`` to [0, 1] for grayscale images with a known pixel range (MNIST,
+    Fashion-MNIST), per-channel standardization for colour images (CIFAR-10), per-feature
+    standardization otherwise)."""
     method = config.normalize
     if method == "auto":
-        method = "minmax" if data.image_shape is not None and data.pixel_max else "standardize"
+        if data.image_shape is not None and data.image_shape[0] > 1:
+            method = "channel"
+        elif data.image_shape is not None and data.pixel_max:
+            method = "scale"
+        else:
+            method = "standardize"
     return Normalization.fit(
         method,
         data.x_train,
@@ -422,20 +435,38 @@ def fit_normalization(config: TrainConfig, data: Dataset) -> Normalization:
     )
 
 
-def resolve_data(config: TrainConfig) -> tuple[Dataset, Normalization]:
-    """Load, subset and normalize the dataset the config names (default: digits)."""
+def resolve_data(
+    config: TrainConfig, normalization: Normalization | None = None
+) -> tuple[Dataset, Normalization]:
+    """Load, subset, split and normalize the dataset the config names (default: digits);
+    ``normalization`` (e.g. the one a run recorded) is applied instead of fitting one."""
     data = load_data(config)
     if config.validation_split > 0:  # before normalization: it is fitted on training rows only
         data = data.split_validation(config.validation_split, seed=int(config.seed or 0))
-    norm = fit_normalization(config, data)
+    norm = normalization or fit_normalization(config, data)
     return norm.apply_dataset(data), norm
 
 
 def resolve_config(
-    config: TrainConfig, data: Dataset, *, sizes_given: bool, density_given: bool
+    config: TrainConfig,
+    data: Dataset,
+    *,
+    sizes_given: bool,
+    density_given: bool,
+    normalization: Normalization | None = None,
 ) -> TrainConfig:
-    """Fill what the user left open so the saved config reproduces the run exactly."""
+    """Fill what the user left open so the saved config reproduces the run exactly: the
+    dataset, layer sizes, densities, the normalization ``auto`` resolved to, and the global
+    weight decay written into each optimizer it applies to."""
     changes: dict[str, Any] = {}
+    if normalization is not None and config.normalize == "auto":
+        changes["normalize"] = normalization.method
+    if config.weight_decay:  # write back what is in force: inside each optimizer
+        changes["optimizers"] = tuple(
+            s.replace(weight_decay=config.weight_decay) if s.get("weight_decay") == 0 else s
+            for s in config.optimizers
+        )
+        changes["weight_decay"] = 0.0
     if config.dataset is None:
         changes["dataset"] = "digits"  # the embedded default, written out in config.toml
     sizes = list(config.layer_sizes)
@@ -463,7 +494,15 @@ def resolve_config(
             dens: tuple[float, ...] = (1.0,) * (len(sizes) - 1)
         else:
             shapes = density_mod.shapes_from_sizes(sizes)
-            dens = tuple(density_mod.densities(config.density_method, shapes, overall))
+            exempt = dense_layer_indices(config.dense_layers, len(shapes))
+            if len(exempt) == len(shapes):
+                raise ConfigError(
+                    f"dense_layers {','.join(config.dense_layers)} exempts every linear layer; "
+                    "nothing is left to sparsify"
+                )
+            dens = tuple(
+                density_mod.densities(config.density_method, shapes, overall, dense=exempt)
+            )
         changes["densities"] = dens
         changes["overall_density"] = None
     return dataclasses.replace(config, **changes)
