@@ -166,7 +166,7 @@ def test_bad_inputs_raise_naming_the_value():
         He().init(3, np.ones(4), 4, rng)
     with pytest.raises(ValueError, match="n must be"):
         He().init(-1, 2, 2, rng)
-    with pytest.raises(ValueError, match="a < b"):
+    with pytest.raises(ValueError, match=r"a must be < b, got a=1\.0, b=1\.0"):
         Uniform(1.0, 1.0)
     with pytest.raises(ValueError, match="std"):
         Normal(0.0, -1.0)

@@ -114,7 +114,7 @@ def test_set_changes_topology_and_keeps_nnz_exact(mnist6k: Any) -> None:
     for upd in updates:
         for lay in upd["layers"]:
             assert lay["pruned"] == lay["grown"] > 0
-            assert lay["itop_rate"] > 0
+            assert lay["unseen_grown"] > 0
     last = updates[-1]["layers"]
     for lay, d in zip(last, dens, strict=False):
         assert lay["explored"] > d * 1.2  # ever-active positions grew beyond the initial set

@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "fit": "api",
     "sparse_mlp": "api",
+    "train": "api",
     "CheckpointError": "errors",
     "ConfigError": "errors",
     "DataError": "errors",
@@ -31,6 +32,7 @@ __all__ = sorted(_LAZY)
 if TYPE_CHECKING:
     from .api import fit as fit
     from .api import sparse_mlp as sparse_mlp
+    from .api import train as train
     from .errors import CheckpointError as CheckpointError
     from .errors import ConfigError as ConfigError
     from .errors import DataError as DataError

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,11 +22,10 @@ from .data.normalization import Normalization
 from .errors import ConfigError
 from .models.mlp import MLP
 from .sparsity import density as density_mod
-from .specs.types import parse_dst, parse_layers, parse_learning_rate, parse_loss, parse_optimizer
-from .training.build import build_loss, build_mlp, build_optimizer, build_schedule
-from .training.callbacks import Callback, ProgressBar
-from .training.dst import TopologyUpdate, make_algorithm
-from .training.loop import Trainer
+from .specs.types import parse_layers
+from .training.assemble import Run
+from .training.build import build_mlp
+from .training.callbacks import Callback
 
 
 def sparse_mlp(
@@ -67,6 +67,9 @@ def fit(
     lr: float | str = 0.01,
     loss: str = "softmax_cross_entropy",
     dst: str | None = None,
+    prune: str | None = None,
+    grow: str | None = None,
+    density: float | None = None,
     normalize: str = "none",
     seed: int = 0,
     callbacks: Sequence[Callback] = (),
@@ -76,31 +79,113 @@ def fit(
 ) -> list[dict[str, Any]]:
     """Train ``model`` on ``data`` and return the history (one metrics dict per epoch).
 
-    ``optimizer``, ``lr`` (a number or a schedule spec, parameters in epochs), ``loss`` and
-    ``dst`` are spec strings; ``normalize`` is fitted on the training split.
+    ``optimizer``, ``lr`` (a number or a schedule spec, parameters in epochs), ``loss``,
+    ``dst``, ``prune`` and ``grow`` are spec strings, as for ``sprig train``; ``normalize`` is
+    fitted on the training split. ``density`` is the final density of a dense-to-sparse
+    algorithm (GMP, GraNet: build the model dense and give the target here).
     ``trainer_options`` go to :class:`~sprig.training.loop.Trainer` (``clip_norm``,
-    ``density_lr_power``, ``augment``...).
+    ``density_lr_power``, ``augment``...). The run is put together by the same assembler as
+    ``sprig train`` (:func:`sprig.training.assemble.assemble`); use :func:`train` for every
+    option of a :class:`~sprig.specs.config.TrainConfig`.
     """
+    from .specs.config import TrainConfig
+    from .training.assemble import assemble
+
     if normalize != "none":
         data = Normalization.fit(normalize, data.x_train, pixel_max=data.pixel_max).apply_dataset(
             data
         )
-    steps = -(-len(data.y_train) // batch_size)
-    cbs: list[Callback] = []
-    if dst is not None:
-        algorithm = make_algorithm(parse_dst(dst), epochs=epochs, steps_per_epoch=steps)
-        cbs.append(TopologyUpdate(algorithm, seed=seed))
-    cbs += list(callbacks)
-    cbs.append(ProgressBar(steps, disable=not progress, lines=lines))
-    trainer = Trainer(
-        model,
-        loss=build_loss(parse_loss(loss)),
-        optimizer=build_optimizer(parse_optimizer(optimizer)),
-        schedule=build_schedule(parse_learning_rate(lr), steps_per_epoch=steps, epochs=epochs),
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-        callbacks=cbs,
-        **trainer_options,
+    linear = list(model.linear_layers().values())
+    if not linear:
+        raise ConfigError("fit needs a model with at least one linear layer")
+    sizes = [linear[0].in_features, *(layer.out_features for layer in linear)]
+    if density is None:
+        densities = [layer.nnz / (layer.in_features * layer.out_features) for layer in linear]
+    else:
+        densities = [density]
+    config = TrainConfig.from_dict(
+        {
+            "layers": ("linear",) * len(linear),
+            "layer_sizes": tuple(sizes),
+            "densities": tuple(densities),
+            "optimizers": optimizer,
+            "learning_rate": lr,
+            "loss": loss,
+            "dst": dst,
+            "prune": prune,
+            "grow": grow,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "seed": seed,
+            "dtype": np.dtype(model.dtype).name,
+            "normalize": "none",
+        }
     )
-    return trainer.fit(data)
+    run = assemble(
+        config,
+        data=data,
+        model=model,
+        resolve=False,
+        progress=progress,
+        lines=lines,
+        callbacks=callbacks,
+        trainer_options=trainer_options,
+    )
+    return run.fit()
+
+
+def train(
+    config: Any,
+    *,
+    run_dir: str | Path | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> Run:
+    """Everything ``sprig train`` does, from Python: assemble the run of ``config`` and train it.
+
+    ``config`` is a :class:`~sprig.specs.config.TrainConfig`, a dict of options (the CLI's
+    names, spec strings or typed values), or the path of a TOML file; ``options`` override it.
+    As with ``sprig train``, layer sizes left out come from the dataset (default: digits) and
+    a density left out is 0.1.
+    Returns the trained :class:`~sprig.training.assemble.Run` (``run.model``,
+    ``run.history``). Checkpoints and metrics go to ``run_dir`` when given.
+
+    >>> run = train({"layers": "ReLU;Linear", "epochs": 1, "dst": "RigL(every=10)", "seed": 0},
+    ...             progress=False)
+    >>> len(run.history), run.topology is not None
+    (1, True)
+    """
+    import dataclasses
+
+    from .specs.config import TrainConfig
+    from .training.assemble import assemble
+
+    if isinstance(config, str | Path):
+        config = TrainConfig.from_toml(config)
+    given = dict(config.to_dict() if isinstance(config, TrainConfig) else config) | options
+    keys = {str(k).replace("-", "_") for k in given}
+    sizes_given = "layer_sizes" in keys
+    if not sizes_given:  # resolved from the data, as sprig train does
+        layers = given.get("layers", "")
+        n = len(str(layers).split(";")) if isinstance(layers, str) else len(layers)
+        given["layer_sizes"] = ";".join(["1"] * (n + 1))
+    config = TrainConfig.from_dict(given)
+    if run_dir is not None:
+        config = dataclasses.replace(config, run_dir=str(run_dir))
+    if run_dir is not None:
+        from .io import atomic_write
+
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+    run = assemble(
+        config,
+        run_dir=run_dir,
+        sizes_given=sizes_given,
+        density_given=bool(keys & {"densities", "overall_density"}),
+        progress=progress,
+        lines=progress,
+    )
+    if run_dir is not None:  # the resolved config, as sprig train writes it
+        text = run.config.to_toml().encode()
+        atomic_write(Path(run_dir) / "config.toml", lambda f: f.write(text))
+    run.fit()
+    return run

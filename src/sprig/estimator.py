@@ -16,10 +16,8 @@ from .data.datasets import Dataset
 from .data.normalization import Normalization
 from .errors import ConfigError, DataError
 from .models.mlp import MLP
-from .specs.types import parse_layer, parse_learning_rate, parse_loss, parse_optimizer
-from .training.build import build_loss, build_mlp, build_optimizer, build_schedule
-from .training.callbacks import Callback, ProgressBar
-from .training.loop import Trainer
+from .specs.types import parse_layer
+from .training.callbacks import Callback
 
 
 class SparseMLPClassifier:
@@ -126,35 +124,38 @@ class SparseMLPClassifier:
             )
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        act = parse_layer(self.activation)
-        specs = [act] * (len(sizes) - 2) + [parse_layer("linear")]
-        rng = np.random.default_rng(self.seed)
-        self.model_: MLP = build_mlp(specs, sizes, densities, rng=rng, dtype=dtype)
-        steps = -(-len(y) // self.batch_size)
-        schedule = build_schedule(
-            parse_learning_rate(self.learning_rate), steps_per_epoch=steps, epochs=self.epochs
-        )
-        cbs: list[Callback] = []
-        if self.dst not in ("static", None):
-            from .training.dst import topology_update_from_spec
+        from .specs.config import TrainConfig
+        from .training.assemble import assemble
 
-            cbs.append(
-                topology_update_from_spec(
-                    self.dst, self.model_, epochs=self.epochs, steps_per_epoch=steps, seed=self.seed
-                )
-            )
-        cbs.append(ProgressBar(steps, disable=not self.verbose, lines=self.verbose))
-        trainer = Trainer(
-            self.model_,
-            loss=build_loss(parse_loss("softmax_cross_entropy")),
-            optimizer=build_optimizer(parse_optimizer(self.optimizer)),
-            schedule=schedule,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            seed=self.seed,
-            callbacks=cbs + list(callbacks or []),
+        act = parse_layer(self.activation)
+        config = TrainConfig.from_dict(
+            {
+                "layers": (act,) * (len(sizes) - 2) + (parse_layer("linear"),),
+                "layer_sizes": tuple(sizes),
+                "densities": tuple(densities),
+                "optimizers": self.optimizer,
+                "learning_rate": self.learning_rate,
+                "loss": "softmax_cross_entropy",
+                "epochs": self.epochs,
+                "batch_size": self.batch_size,
+                "dst": None if self.dst in ("static", None) else self.dst,
+                "seed": self.seed,
+                "dtype": dtype.name,
+                "normalize": "none",
+            }
         )
-        self.history_ = trainer.fit(data)
+        run = assemble(
+            config,
+            data=data,
+            normalization=self.normalization_,
+            resolve=False,
+            progress=self.verbose,
+            lines=self.verbose,
+            callbacks=list(callbacks or []),
+        )
+        assert isinstance(run.model, MLP)  # the estimator builds sequential networks
+        self.model_: MLP = run.model
+        self.history_ = run.fit()
         self.n_features_in_ = X.shape[1]
         return self
 

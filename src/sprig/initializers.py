@@ -20,8 +20,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from .errors import ConfigError
 from .matrices import CSRMatrix
+from .specs.registry import ANY, INITIALIZERS, POSITIVE, Param
 from .typing import FloatArray, check_float_dtype
 
 __all__ = [
@@ -96,6 +96,7 @@ def _normal(n: int, std: Any, rng: np.random.Generator) -> FloatArray:
     return rng.standard_normal(n) * std  # type: ignore[no-any-return]
 
 
+@INITIALIZERS.register("xavier", doc="U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (Nerva Xavier)")
 @dataclass(frozen=True)
 class Xavier(AbstractInitializer):
     r"""Nerva's ``Xavier``: ``U(−1/√D, 1/√D)`` with ``D`` = fan-in."""
@@ -106,6 +107,7 @@ class Xavier(AbstractInitializer):
         return _uniform(n, 1.0 / np.sqrt(_fan("fan_in", fan_in, n)), rng)
 
 
+@INITIALIZERS.register("xavier_normalized", doc="U(±sqrt(6/(fan_in + fan_out))) (Nerva)")
 @dataclass(frozen=True)
 class XavierNormalized(AbstractInitializer):
     r"""Nerva's ``XavierNormalized`` (Glorot uniform): ``U(±√6/√(D + K))``."""
@@ -117,6 +119,9 @@ class XavierNormalized(AbstractInitializer):
         return _uniform(n, np.sqrt(6.0 / total), rng)
 
 
+@INITIALIZERS.register(
+    "xavier_uniform", aliases=("glorot_uniform",), doc="U(±sqrt(6/(fan_in + fan_out)))"
+)
 @dataclass(frozen=True)
 class XavierUniform(XavierNormalized):
     r"""Glorot uniform ``U(±√(6/(D + K)))`` (``torch.nn.init.xavier_uniform_``); the same
@@ -125,6 +130,9 @@ class XavierUniform(XavierNormalized):
     name: ClassVar[str] = "xavier_uniform"
 
 
+@INITIALIZERS.register(
+    "xavier_normal", aliases=("glorot_normal",), doc="N(0, sqrt(2/(fan_in + fan_out)))"
+)
 @dataclass(frozen=True)
 class XavierNormal(AbstractInitializer):
     r"""Glorot normal ``N(0, σ²)``, ``σ = √(2/(D + K))`` (``torch.nn.init.xavier_normal_``)."""
@@ -136,6 +144,7 @@ class XavierNormal(AbstractInitializer):
         return _normal(n, np.sqrt(2.0 / total), rng)
 
 
+@INITIALIZERS.register("he", doc="N(0, sqrt(2/fan_in)) (Nerva He)")
 @dataclass(frozen=True)
 class He(AbstractInitializer):
     r"""He (Kaiming) normal ``N(0, σ²)``, ``σ = √(2/D)`` (Nerva's ``He``)."""
@@ -146,6 +155,7 @@ class He(AbstractInitializer):
         return _normal(n, np.sqrt(2.0 / _fan("fan_in", fan_in, n)), rng)
 
 
+@INITIALIZERS.register("he_normal", aliases=("kaiming_normal",), doc="N(0, sqrt(2/fan_in))")
 @dataclass(frozen=True)
 class HeNormal(He):
     r"""He normal ``N(0, 2/D)``; the same distribution as :class:`He` (Keras's name)."""
@@ -153,6 +163,7 @@ class HeNormal(He):
     name: ClassVar[str] = "he_normal"
 
 
+@INITIALIZERS.register("he_uniform", aliases=("kaiming_uniform",), doc="U(±sqrt(6/fan_in))")
 @dataclass(frozen=True)
 class HeUniform(AbstractInitializer):
     r"""He uniform ``U(±√(6/D))`` (``torch.nn.init.kaiming_uniform_`` with ``a = 0``)."""
@@ -163,6 +174,17 @@ class HeUniform(AbstractInitializer):
         return _uniform(n, np.sqrt(6.0 / _fan("fan_in", fan_in, n)), rng)
 
 
+def _uniform_check(kw: Any) -> str | None:
+    return None if kw["a"] < kw["b"] else f"a must be < b, got a={kw['a']!r}, b={kw['b']!r}"
+
+
+@INITIALIZERS.register(
+    "uniform",
+    Param("a", ANY, doc="low"),
+    Param("b", ANY, doc="high"),
+    check=_uniform_check,
+    doc="U(a, b); Nerva's Uniform is U(-1, 1)",
+)
 @dataclass(frozen=True)
 class Uniform(AbstractInitializer):
     r"""``U(a, b)``, independent of the fans.
@@ -177,23 +199,20 @@ class Uniform(AbstractInitializer):
     b: float = 1.0
 
     def __post_init__(self) -> None:
-        ok = all(isinstance(x, int | float) and math.isfinite(x) for x in (self.a, self.b))
-        if not ok or not self.a < self.b:
-            raise ConfigError(
-                f"uniform bounds must be finite with a < b, got a={self.a!r}, b={self.b!r}"
-            )
+        INITIALIZERS.validate(self)
 
     def _draw(self, n: int, fan_in: Fan, fan_out: Fan, rng: np.random.Generator) -> FloatArray:
         return rng.uniform(float(self.a), float(self.b), n)
 
 
+@INITIALIZERS.register("normal", Param("mean", ANY), Param("std", POSITIVE), doc="N(mean, std)")
 @dataclass(frozen=True)
 class Normal(AbstractInitializer):
     r"""``N(mean, std²)``, independent of the fans.
 
     Args:
         mean: the mean.
-        std: the standard deviation, ``>= 0``.
+        std: the standard deviation, ``> 0``.
     """
 
     name: ClassVar[str] = "normal"
@@ -201,15 +220,13 @@ class Normal(AbstractInitializer):
     std: float = 1.0
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.mean, int | float) and math.isfinite(self.mean)):
-            raise ConfigError(f"mean must be a finite number, got {self.mean!r}")
-        if not (isinstance(self.std, int | float) and math.isfinite(self.std) and self.std >= 0):
-            raise ConfigError(f"std must be a finite number >= 0, got {self.std!r}")
+        INITIALIZERS.validate(self)
 
     def _draw(self, n: int, fan_in: Fan, fan_out: Fan, rng: np.random.Generator) -> FloatArray:
         return rng.normal(float(self.mean), float(self.std), n)
 
 
+@INITIALIZERS.register("zero", aliases=("zeros",), doc="all zero")
 @dataclass(frozen=True)
 class Zero(AbstractInitializer):
     r"""All zeros (draws nothing from ``rng``)."""
@@ -220,6 +237,7 @@ class Zero(AbstractInitializer):
         return np.zeros(n, dtype=np.float64)
 
 
+@INITIALIZERS.register("pytorch", doc="U(±1/sqrt(fan_in)) weights and biases, as torch.nn.Linear")
 @dataclass(frozen=True)
 class PyTorch(AbstractInitializer):
     r"""The default of ``torch.nn.Linear``: weights and biases ``U(±1/√D)``.
@@ -240,22 +258,15 @@ class PyTorch(AbstractInitializer):
         return _uniform(n, 1.0 / np.sqrt(_fan("fan_in", fan_in, n)), rng)
 
 
-#: Spec name -> initializer class.
+@INITIALIZERS.register("none", doc="leave values as they are (Nerva's default for --layer-weights)")
+def keep_values() -> Any:
+    """Nerva's "leave the values as they are": a freshly allocated layer holds zeros."""
+    return lambda n, fan_in, fan_out, rng: np.zeros(n)
+
+
+#: Spec name -> initializer class: every class registered above (``none`` is a function).
 REGISTRY: dict[str, type[AbstractInitializer]] = {
-    cls.name: cls
-    for cls in (
-        Xavier,
-        XavierNormalized,
-        XavierUniform,
-        XavierNormal,
-        He,
-        HeUniform,
-        HeNormal,
-        Uniform,
-        Normal,
-        Zero,
-        PyTorch,
-    )
+    name: cls for name, cls in INITIALIZERS.implementations().items() if isinstance(cls, type)
 }
 
 

@@ -101,7 +101,7 @@ def test_run_directory_files(run, rows):
             assert info["nnz"] > 0 and 0 < info["density"] <= 1
         assert 0 <= r["test_accuracy"] <= 1 and np.isfinite(r["test_loss"])
     assert rows[1]["step"] == 2 * 16  # 500 samples / batch 32
-    assert rows[1]["dst"] and {"pruned", "grown", "itop_rate"} <= set(
+    assert rows[1]["dst"] and {"pruned", "grown", "unseen_grown"} <= set(
         rows[1]["dst"][0]["layers"][0]
     )
     # metrics.csv parses and agrees

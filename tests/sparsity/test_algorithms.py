@@ -104,7 +104,7 @@ def test_update_properties(name, seed, density, t) -> None:
         st_ = remap_state(_State(m=np.arange(W.nnz, dtype=float) + 1, t=7), remap)
         assert np.array_equal(st_.m[kept], remap.source[kept] + 1.0)
         assert np.all(st_.m[remap.inserted] == 0) and st_.t == 7
-        assert 0.0 <= e.stats.itop_rate <= 1.0
+        assert 0.0 <= e.stats.unseen_grown <= 1.0
         if name in ("set", "mest"):  # just-pruned positions excluded from regrowth
             new_keys = W2.keys[remap.inserted]
             assert not np.isin(new_keys, W.keys).any()
@@ -133,7 +133,7 @@ def test_set_prunes_signs_separately_and_itop() -> None:
     alg = A.set_(0.5)
     e = alg.propose("w", W, 1, rng)
     assert e.drop.tolist() == [2, 3] and e.stats.grown == 2
-    assert e.stats.itop_rate == 1.0 and e.stats.explored == 0.6
+    assert e.stats.unseen_grown == 1.0 and e.stats.explored == 0.6
     assert not alg.due(0) and alg.due(1) and alg.update.unit == "epoch"
 
 
@@ -147,7 +147,7 @@ def test_itop_counts_regrown_positions_as_seen() -> None:
         e = alg.propose("w", W, t, rng)
         W, _ = A.apply_edit(W, e)
     # after many updates every position has been seen; new growth is no longer "new"
-    assert alg.record.last["w"].explored == 1.0 and alg.record.last["w"].itop_rate == 0.0
+    assert alg.record.last["w"].explored == 1.0 and alg.record.last["w"].unseen_grown == 0.0
     state = alg.record.state_dict()
     rec = A.TopologyRecord()
     rec.load_state_dict(state)

@@ -337,7 +337,7 @@ def test_unknown_name_lists_valid_names():
         (
             parse_optimizer,
             "Adam(betas=[0.9, 1.0])",
-            "each adam betas value must be in [0, 1), got 1.0",
+            "adam betas[1] must be in [0, 1), got 1.0",
         ),
         (parse_optimizer, "SGD(-1)", "sgd weight_decay must be >= 0, got -1.0"),
         (parse_layer, "Dropout(1)", "dropout p must be in [0, 1), got 1.0"),

@@ -1,11 +1,13 @@
 """Element-wise activations: pure ``(value, derivative)`` pairs, and their registry.
 
-``REGISTRY`` maps each spec name (``Activation.name``) to its class. The stable primitives
-(``sigmoid``, ``softplus``, ``log_sigmoid``, ``softmax``, ``log_softmax``) live in
-:mod:`sprig.activations.functions` (not re-exported: ``sigmoid``/``softplus`` are also module
-names here).
+``REGISTRY`` maps each spec name (``Activation.name``) to its class (the activations
+registered with ``@LAYERS.register(..., role="activation")`` in the modules below). The
+stable primitives (``sigmoid``, ``softplus``, ``log_sigmoid``, ``softmax``, ``log_softmax``)
+live in :mod:`sprig.activations.functions` (not re-exported: ``sigmoid``/``softplus`` are
+also module names here).
 """
 
+from ..specs.registry import LAYERS as _LAYERS
 from .base import Activation as Activation
 from .elu import ELU as ELU
 from .gelu import GELU as GELU
@@ -21,6 +23,6 @@ from .softplus import Softplus as Softplus
 from .tanh import Tanh as Tanh
 
 REGISTRY: dict[str, type[Activation]] = {
-    cls.name: cls
-    for cls in (Identity, ReLU, LeakyReLU, AllReLU, TReLU, Sigmoid, Tanh, GELU, SiLU, ELU, Softplus)
+    Identity.name: Identity,  # the "linear" layer needs no activation object
+    **_LAYERS.implementations(role="activation"),
 }

@@ -7,10 +7,17 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..specs.registry import LAYERS, POSITIVE, Param
 from ..typing import FloatArray
 from .base import Activation
 
 
+@LAYERS.register(
+    "elu",
+    Param("alpha", POSITIVE),
+    doc="alpha (exp(x) - 1) if x < 0 else x",
+    role="activation",
+)
 @dataclass(frozen=True)
 class ELU(Activation):
     r"""Exponential linear unit.

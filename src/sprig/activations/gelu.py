@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import erf
 
+from ..specs.registry import LAYERS
 from ..typing import FloatArray
 from .base import Activation
 
@@ -18,6 +19,7 @@ _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 _PHI_CLIP = 40.0
 
 
+@LAYERS.register("gelu", doc="x Φ(x)", role="activation")
 @dataclass(frozen=True)
 class GELU(Activation):
     r"""GELU, exact form (PyTorch's ``approximate="none"``).

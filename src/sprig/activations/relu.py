@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..specs.registry import ANY, LAYERS, NONNEGATIVE, UNIT_OPEN_RIGHT, Param
 from ..typing import BoolArray, FloatArray
 from .base import Activation
 
@@ -21,6 +22,7 @@ def _select(mask: BoolArray, where_true: float, where_false: float, like: FloatA
     return np.where(mask, t(where_true), t(where_false))
 
 
+@LAYERS.register("relu", doc="max(0, x)", role="activation")
 @dataclass(frozen=True)
 class ReLU(Activation):
     r"""Rectified linear unit.
@@ -44,6 +46,12 @@ class ReLU(Activation):
         return np.multiply(dY, Z > 0)
 
 
+@LAYERS.register(
+    "leaky_relu",
+    Param("alpha", UNIT_OPEN_RIGHT, doc="slope for x < 0"),
+    doc="max(alpha x, x)",
+    role="activation",
+)
 @dataclass(frozen=True)
 class LeakyReLU(Activation):
     r"""Leaky ReLU with slope ``alpha`` for negative inputs.
@@ -68,6 +76,12 @@ class LeakyReLU(Activation):
         return _select(Z > 0, 1.0, self.alpha, Z)
 
 
+@LAYERS.register(
+    "all_relu",
+    Param("alpha", ANY, doc="slope for x < 0"),
+    doc="alpha x if x < 0 else x",
+    role="activation",
+)
 @dataclass(frozen=True)
 class AllReLU(Activation):
     r"""Nerva's All-ReLU: a leaky ReLU whose negative slope ``alpha`` may have either sign.
@@ -125,6 +139,12 @@ def all_relu_alternating(alpha: float, n_layers: int) -> list[AllReLU]:
     return [AllReLU(0.0 if l == 1 else (-a if l % 2 == 0 else a)) for l in range(1, n_layers + 1)]
 
 
+@LAYERS.register(
+    "trelu",
+    Param("epsilon", NONNEGATIVE, aliases=("eps",), doc="threshold"),
+    doc="0 if x < epsilon else x",
+    role="activation",
+)
 @dataclass(frozen=True)
 class TReLU(Activation):
     r"""Nerva's trimmed ReLU: zero below a threshold ``epsilon``.

@@ -7,11 +7,13 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..specs.registry import LAYERS
 from ..typing import FloatArray
 from .base import Activation
 from .functions import sigmoid
 
 
+@LAYERS.register("sigmoid", aliases=("logistic",), doc="1 / (1 + exp(-x))", role="activation")
 @dataclass(frozen=True)
 class Sigmoid(Activation):
     r"""Logistic sigmoid.
@@ -31,6 +33,7 @@ class Sigmoid(Activation):
             return Y * (1 - Y)
 
 
+@LAYERS.register("silu", aliases=("swish",), doc="x σ(x)", role="activation")
 @dataclass(frozen=True)
 class SiLU(Activation):
     r"""Sigmoid-weighted linear unit (swish with β = 1).

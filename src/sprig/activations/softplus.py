@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..specs.registry import LAYERS
 from ..typing import FloatArray
 from .base import Activation
 from .functions import sigmoid, softplus
 
 
+@LAYERS.register("softplus", doc="log(1 + exp(x))", role="activation")
 @dataclass(frozen=True)
 class Softplus(Activation):
     r"""Softplus, a smooth ReLU.

@@ -7,10 +7,12 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..specs.registry import LAYERS
 from ..typing import FloatArray
 from .base import Activation
 
 
+@LAYERS.register("tanh", aliases=("hyperbolic_tangent",), doc="tanh x", role="activation")
 @dataclass(frozen=True)
 class Tanh(Activation):
     r"""Hyperbolic tangent.

@@ -67,7 +67,7 @@ def load_source(path: str | Path, *, config: str | Path | None = None) -> Source
     from ..io import load_npz
     from ..models.model import WEIGHTS_FORMATS
     from ..specs.config import TrainConfig
-    from ..training.checkpoint import FORMATS
+    from ..training.checkpoint import FORMATS, model_state_of
 
     p = Path(path)
     run_dir: Path | None = None
@@ -86,7 +86,7 @@ def load_source(path: str | Path, *, config: str | Path | None = None) -> Source
     fmt = meta.get("format")
     if fmt in FORMATS:
         kind = "checkpoint"
-        state = {k[len("model/") :]: v for k, v in arrays.items() if k.startswith("model/")}
+        state = model_state_of(arrays)
         if not state:
             raise CheckpointError(f"checkpoint {p} holds no model weights")
     elif fmt in WEIGHTS_FORMATS:
@@ -115,73 +115,28 @@ def load_source(path: str | Path, *, config: str | Path | None = None) -> Source
     return Source(p, kind, state, meta, run_dir, cfg, cfg_from)
 
 
-def _layer_indices(state: Mapping[str, Any]) -> dict[int, str]:
-    """Index of every affine layer in a sprig state dict → ``"dense"`` or ``"sparse"``."""
-    out: dict[int, str] = {}
-    for key in state:
-        head, _, rest = key.partition(".")
-        if head.isdigit() and rest == "weight":
-            out[int(head)] = "dense"
-        elif head.isdigit() and rest == "weight.indptr":
-            out[int(head)] = "sparse"
-    return dict(sorted(out.items()))
-
-
 def build_model(config: Any) -> Any:
     """A freshly initialised network of ``config``, built as ``sprig train`` builds it."""
-    from ..models.mlp import MLP
-    from ..training.build import build_layers
+    from ..training.assemble import build_model as assemble_model
 
-    seed = int(config.seed or 0)
-    densities = (
-        list(config.densities) if config.densities is not None else [config.overall_density or 1.0]
-    )
-    return MLP(
-        build_layers(
-            config.layers,
-            config.layer_sizes,
-            densities,
-            rng=np.random.default_rng([seed, 0x4D4F44]),
-            dtype=np.dtype(config.dtype),
-            inits=config.layer_weights,
-            dropouts=config.dropouts,
-            fan_in=config.fan_in,
-        )
-    )
+    return assemble_model(config)
 
 
 def rebuild_model(config: Any, state: Mapping[str, Any]) -> Any:
     """The network of ``config`` with ``state`` (a sprig state dict) loaded.
 
-    Layers are built as ``sprig train`` builds them; an affine layer whose stored weight is
-    sparse (dense) becomes a :class:`SparseLinear` (:class:`Linear`) whatever its configured
-    density, since dense-to-sparse algorithms change that during training.
+    Layers are built as ``sprig train`` builds them; an affine layer is sparse or dense as
+    stored, whatever its configured density (dense-to-sparse algorithms change that).
 
     Raises:
         CheckpointError: the weights do not fit the configured architecture.
     """
-    from ..layers.linear import Linear, SparseLinear
-    from ..matrices.csr import CSRMatrix
     from ..models.mlp import MLP
+    from ..training.checkpoint import match_stored_kinds
 
-    layers = list(build_model(config).net)
-    kinds = _layer_indices(state)
-    for i, layer in enumerate(layers):
-        dtype = getattr(layer, "dtype", None)
-        if isinstance(layer, Linear) and kinds.get(i) == "sparse":
-            W = CSRMatrix.from_dense(np.ones((layer.out_features, layer.in_features)), dtype=dtype)
-            layers[i] = SparseLinear(
-                layer.in_features,
-                layer.out_features,
-                weight=W,
-                bias=layer.bias is not None,
-                dtype=dtype,
-            )
-        elif isinstance(layer, SparseLinear) and kinds.get(i) == "dense":
-            layers[i] = Linear(
-                layer.in_features, layer.out_features, bias=layer.bias is not None, dtype=dtype
-            )
-    model = MLP(layers)
+    built = build_model(config)
+    # a model tree (heads) has its layers' kinds fixed by the config
+    model = MLP(match_stored_kinds(list(built.net), state)) if isinstance(built, MLP) else built
     model.load_state_dict(state)
     return model
 
@@ -189,44 +144,9 @@ def rebuild_model(config: Any, state: Mapping[str, Any]) -> Any:
 def linear_only_model(state: Mapping[str, Any]) -> Any:
     """A model of just the affine layers of a sprig state dict (for ``export`` with no
     configuration; activations do not enter Nerva's layout)."""
-    from ..layers.linear import Linear, SparseLinear
-    from ..matrices.csr import CSRMatrix
-    from ..models.mlp import MLP
+    from ..training.checkpoint import linear_model_from_state
 
-    layers: list[Any] = []
-    for i, kind in _layer_indices(state).items():
-        has_bias = f"{i}.bias" in state
-        try:
-            if kind == "sparse":
-                shape = tuple(int(s) for s in np.asarray(state[f"{i}.weight.shape"]).reshape(-1))
-                data = np.asarray(state[f"{i}.weight.data"])
-                dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float32)
-                W = CSRMatrix(
-                    shape,  # type: ignore[arg-type]
-                    np.ascontiguousarray(state[f"{i}.weight.indptr"], np.int64),
-                    np.ascontiguousarray(state[f"{i}.weight.indices"], np.int32),
-                    np.ascontiguousarray(data, dtype),
-                )
-                layer: Any = SparseLinear(shape[1], shape[0], weight=W, bias=has_bias, dtype=dtype)
-            else:
-                Wd = np.asarray(state[f"{i}.weight"])
-                if Wd.ndim != 2 or Wd.dtype.kind != "f":
-                    raise CheckpointError(
-                        f"layer {i} weight has shape {Wd.shape} and dtype "
-                        f"{Wd.dtype}; expected a 2-D float array"
-                    )
-                layer = Linear(Wd.shape[1], Wd.shape[0], bias=has_bias, dtype=Wd.dtype)
-                layer.weight[...] = Wd
-            if has_bias:
-                layer.bias[...] = np.asarray(state[f"{i}.bias"]).reshape(layer.out_features)
-        except (KeyError, ValueError, TypeError) as e:
-            if isinstance(e, CheckpointError):
-                raise
-            raise CheckpointError(f"layer {i} of the weights is invalid: {e}") from None
-        layers.append(layer)
-    if not layers:
-        raise CheckpointError("the weights hold no linear layer")
-    return MLP(layers)
+    return linear_model_from_state(state)
 
 
 def model_of(src: Source, *, need_config: str | None = None) -> Any:
@@ -285,31 +205,20 @@ def _array_table(state: Mapping[str, Any], kind: str) -> tuple[list[str], int, i
             )
             k += 1
         return lines, params, nbytes
-    groups: dict[int, list[str]] = {}
-    for key in state:
-        head = key.partition(".")[0]
-        groups.setdefault(int(head) if head.isdigit() else -1, []).append(key)
-    kinds = _layer_indices(state)
-    for i, keys in sorted(groups.items()):
-        if i in kinds:
-            if kinds[i] == "sparse":
-                shape = tuple(int(s) for s in np.asarray(state[f"{i}.weight.shape"]).reshape(-1))
-                nnz = int(np.asarray(state[f"{i}.weight.data"]).size)
-                kind_name = "sparse"
-            else:
-                W = np.asarray(state[f"{i}.weight"])
-                shape, nnz, kind_name = W.shape, int(W.size), "dense"
-            dense = max(int(np.prod(shape)), 1)
-            bias = np.asarray(state.get(f"{i}.bias", np.zeros(0))).size
-            params += nnz + bias
-            lines.append(
-                f"layer {i}  {kind_name}  shape {'x'.join(map(str, shape))}  nnz {nnz}"
-                f"  density {nnz / dense:.4%}  bias {bias}"
-            )
-        else:
-            for key in sorted(keys):
-                a = np.asarray(state[key])
-                lines.append(f"{key}  shape {a.shape}  dtype {a.dtype}")
+    from ..training.checkpoint import stored_linear_layers
+
+    stored = stored_linear_layers(state)
+    for i, layer in stored.items():
+        dense = max(int(np.prod(layer.shape)), 1)
+        params += layer.nnz + layer.bias
+        lines.append(
+            f"layer {i}  {layer.kind}  shape {'x'.join(map(str, layer.shape))}  nnz "
+            f"{layer.nnz}  density {layer.nnz / dense:.4%}  bias {layer.bias}"
+        )
+    known = {k for layer in stored.values() for k in layer.keys}
+    for key in sorted(k for k in state if k not in known):
+        a = np.asarray(state[key])
+        lines.append(f"{key}  shape {a.shape}  dtype {a.dtype}")
     return lines, params, nbytes
 
 
@@ -342,9 +251,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"{c['weights_dense']} (density {c['weights_nnz'] / c['weights_dense']:.6g}); "
             f"memory: {c['bytes']} bytes"
         )
-        for i, layer in model.linear_layers().items():
+        for path, layer in model.affine_modules().items():
             dense = layer.in_features * layer.out_features
-            print(f"layer {i}: nnz {layer.nnz} density {layer.nnz / dense:.6g}")
+            print(f"layer {path}: nnz {layer.nnz} density {layer.nnz / dense:.6g}")
     else:
         if src.kind != "nerva":
             linear_only_model(src.state)  # validates the arrays (shapes, topology)
@@ -398,15 +307,9 @@ def _load_normalization(src: Source, data: Any, config: Any) -> Any:
             raise ConfigError(f"{path} must hold a JSON object, got {type(record).__name__}")
         return Normalization.from_dict(record)
     # no record: refit as `sprig train` does (same data and subset give the same numbers)
-    method = config.normalize
-    if method == "auto":
-        method = "minmax" if data.image_shape is not None and data.pixel_max else "standardize"
-    return Normalization.fit(
-        method,
-        data.x_train,
-        pixel_max=data.pixel_max,
-        channels=data.image_shape[0] if data.image_shape else None,
-    )
+    from ..training.assemble import fit_normalization
+
+    return fit_normalization(config, data)
 
 
 def _evaluation_data(args: argparse.Namespace, config: Any) -> tuple[Any, str]:
@@ -417,21 +320,14 @@ def _evaluation_data(args: argparse.Namespace, config: Any) -> tuple[Any, str]:
         None if args.test_size in (None, "all") else _positive_int(args.test_size, "--test-size")
     )
     if args.data is None:
+        from ..training.assemble import load_data
+
         name = config.dataset or "digits"
-        if config.dataset_kind == "generated" or name in ("checkerboard", "mini"):
-            data = generate(name, config.dataset_size or 2000, seed=config.seed or 0)
-        else:
-            kind = None if config.dataset_kind == "auto" else config.dataset_kind
-            data = load_dataset(name, kind=kind, root=args.data_dir or config.data_dir)
-        if args.test_size is None:  # the very test set of the run
-            if config.train_size is not None or config.test_size is not None:
-                if config.train_size is not None and config.train_size > len(data.y_train):
-                    raise DataError(
-                        f"the run used {config.train_size} training samples but "
-                        f"{name} now has {len(data.y_train)}"
-                    )
-                data = data.subset(config.train_size, config.test_size, seed=config.seed or 0)
-        elif test_size is not None:
+        try:  # the very test set of the run, unless --test-size asks for another
+            data = load_data(config, data_dir=args.data_dir, subset=args.test_size is None)
+        except ConfigError as e:
+            raise DataError(f"cannot rebuild the run's data: {e}") from None
+        if test_size is not None:
             data = data.subset(None, test_size, seed=config.seed or 0)
         return data, name
     kind = args.kind if args.kind not in (None, "auto") else None
@@ -458,10 +354,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"dataset {name!r} has {data.num_features} features but the network "
             f"expects {model.in_features}"
         )
-    if data.num_classes > model.out_features:
+    if data.num_classes > model.output_features:
         raise DataError(
             f"dataset {name!r} has {data.num_classes} classes but the network has "
-            f"{model.out_features} outputs"
+            f"{model.output_features} outputs"
         )
     if len(data.y_test) == 0:
         raise DataError(f"dataset {name!r} has an empty test split")
@@ -482,32 +378,64 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------ plot
 
 
-def cmd_plot(args: argparse.Namespace) -> int:
+def _run_rows(run_dir: Path) -> list[dict[str, Any]]:
     from .. import plotting
 
-    run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise DataError(f"run directory {run_dir} does not exist")
     metrics = run_dir / "metrics.jsonl"
     if not metrics.is_file():
         raise DataError(f"{run_dir} has no metrics.jsonl (is it a sprig run directory?)")
-    plotting.require_matplotlib()
     rows = plotting.read_metrics(metrics)
     if not rows:
         raise DataError(f"{metrics} holds no epochs yet")
-    weights: dict[str, Any] = {}
-    for name in (WEIGHTS, CHECKPOINT):
-        if (run_dir / name).is_file():
-            src = load_source(run_dir / name)
-            weights = plotting.weight_values(src.state)
-            break
-    out = Path(args.out) if args.out else run_dir / "plots"
+    return rows
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .. import plotting
+
+    dirs = [Path(d) for d in args.run_dir]
+    plotting.require_matplotlib()
+    runs = {str(d): _run_rows(d) for d in dirs}
+    if len(runs) != len(dirs):
+        raise ConfigError("the same run directory is given twice")
+    out = Path(args.out) if args.out else (dirs[0] / "plots" if len(dirs) == 1 else None)
+    if out is None:
+        raise ConfigError("several runs need --out DIR (where the comparison plots go)")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
-    written = plotting.plot_run(rows, weights, out)
+    if len(dirs) == 1:
+        weights: dict[str, Any] = {}
+        for name in (WEIGHTS, CHECKPOINT):
+            if (dirs[0] / name).is_file():
+                src = load_source(dirs[0] / name)
+                weights = plotting.weight_values(src.state)
+                break
+        written = plotting.plot_run(
+            runs[str(dirs[0])], weights, out, log_density=args.log_density, x=args.x
+        )
+    else:  # a paper figure: the runs overlaid
+        labels = {_label(d, dirs): rows for d, rows in zip(dirs, runs.values(), strict=True)}
+        written = [
+            plotting.plot_compare(
+                labels, out / "compare.png", log_density=args.log_density, x=args.x
+            ),
+            plotting.plot_learning_curves(labels, out / "learning_curves.png", x=args.x),
+            plotting.plot_densities(labels, out / "density.png", log=args.log_density, x=args.x),
+        ]
+        dst = plotting.plot_dst(labels, out / "dst.png", x="step" if args.x == "step" else "epoch")
+        if dst is not None:
+            written.append(dst)
     for path in written:
         print(path)
     return 0
+
+
+def _label(d: Path, dirs: list[Path]) -> str:
+    """The shortest distinct label of a run directory: its name, or its path if names clash."""
+    names = [x.name for x in dirs]
+    return d.name if names.count(d.name) == 1 else str(d)
 
 
 # ------------------------------------------------------------------------------ export
@@ -527,6 +455,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if out.suffix != ".npz":
         raise ConfigError(f"--nerva {out}: the output file must end in .npz")
     model = model_of(src)
+    if not hasattr(model, "linear_layers"):
+        raise ConfigError(
+            f"{src.path} holds a model with several heads; Nerva's W1, b1, … layout holds "
+            "sequential networks only"
+        )
     save_nerva_weights(model, out)
     n = len(model.linear_layers())
     print(f"wrote {out}: W1, b1 … W{n}, b{n} (Nerva layout, dense)")
@@ -577,12 +510,17 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "plot",
         help="plot learning curves, densities, DST and weights",
-        description="Write PNGs of a run: learning curves, per-layer density, "
-        "DST statistics (when present) and weight-magnitude histograms. Needs "
+        description="Write PNGs of a run: learning curves with the learning rate, per-layer "
+        "density, DST statistics (when present) and weight-magnitude histograms; of several "
+        "runs: the same overlaid (compare.png). Needs "
         "matplotlib (pip install 'sprig[plot]').",
     )
-    p.add_argument("run_dir", help="run directory")
-    p.add_argument("--out", help="output folder (default RUN_DIR/plots)")
+    p.add_argument("run_dir", nargs="+", help="run directory (several: overlaid for comparison)")
+    p.add_argument("--out", help="output folder (default RUN_DIR/plots; needed for several runs)")
+    p.add_argument("--log-density", action="store_true", help="density axis on a log scale")
+    p.add_argument(
+        "--x", choices=("epoch", "step"), default="epoch", help="x axis: epoch or optimizer step"
+    )
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser(

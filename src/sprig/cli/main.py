@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,19 @@ DEFAULT_DST = "SET(0.3)"
 
 
 def _train_parser(sub: Any) -> argparse.ArgumentParser:
+    from ..specs.registry import help_text
+
     p = sub.add_parser(
         "train",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n\n".join(help_text(kind) for kind in ("dst", "prune", "grow"))
+        + "\n\n"
+        + textwrap.fill(
+            "DST parameters left out take the default shown (auto: the whole run, or chosen "
+            "from its length); every is in epochs for set/magran/snfs/mest and in optimizer "
+            "steps for rigl/granet/gmp; start and end are fractions of the run.",
+            100,
+        ),
         help="train a sparse MLP",
         description="Train a truly sparse MLP. With no options: a 64-256-256-10 ReLU network at "
         "overall density 0.1 (ERK) with SET on the embedded digits dataset. Options mirror "

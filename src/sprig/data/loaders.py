@@ -36,13 +36,13 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..io import is_zip_file
+from ..specs.registry import LOADERS
 from ..typing import IntArray
 from .datasets import Dataset, stratified_choice
 
 #: Environment variable holding the folder of named datasets (``<root>/<name>/<name>.npz``).
 DATA_ENV = "SPRIG_DATA"
 #: ``kind=`` values accepted by :func:`load_dataset`.
-KINDS = ("mnist", "fashion_mnist", "cifar10", "npz", "nerva", "csv", "digits")
 
 _NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _NERVA_KEYS = ("Xtrain", "Ttrain", "Xtest", "Ttest")
@@ -154,6 +154,7 @@ def _dataset_from_npz(
     )  # fmt: skip
 
 
+@LOADERS.register("npz", aliases=("nerva",), doc="sprig or Nerva .npz (x_train, y_train, ...)")
 def load_npz(path: PathLike, *, name: str | None = None) -> Dataset:
     """Load a dataset from an ``.npz`` archive.
 
@@ -286,6 +287,7 @@ def _load_mnist_like(path: PathLike, name: str) -> Dataset:
     return _dataset_from_npz(_read_npz(p), p, name)
 
 
+@LOADERS.register("mnist", doc="MNIST idx files or mnist.npz")
 def load_mnist(path: PathLike) -> Dataset:
     """MNIST from a folder of the official idx files (``.gz`` or not) or from an ``.npz``.
 
@@ -297,6 +299,7 @@ def load_mnist(path: PathLike) -> Dataset:
     return _load_mnist_like(path, "mnist")
 
 
+@LOADERS.register("fashion_mnist", doc="Fashion-MNIST idx files or .npz")
 def load_fashion_mnist(path: PathLike) -> Dataset:
     """Fashion-MNIST: the file names and formats of :func:`load_mnist`, or ``fashion_mnist.npz``."""
     return _load_mnist_like(path, "fashion_mnist")
@@ -325,6 +328,7 @@ def _read_cifar_bin(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return rec[:, 1:], y
 
 
+@LOADERS.register("cifar10", doc="CIFAR-10 binary version or .npz")
 def load_cifar10(path: PathLike) -> Dataset:
     """CIFAR-10 from the official binary version or an ``.npz``.
 
@@ -380,6 +384,7 @@ def _split_indices(y: IntArray, test_fraction: float, seed: int) -> tuple[IntArr
     return train, test
 
 
+@LOADERS.register("csv", doc="one sample per row, a label column")
 def load_csv(
     path: PathLike,
     label_column: int = -1,
@@ -444,6 +449,7 @@ def load_csv(
 # --------------------------------------------------------------------------------- digits
 
 
+@LOADERS.register("digits", doc="the embedded UCI digits")
 def load_digits() -> Dataset:
     """The embedded UCI handwritten digits (1438 train / 359 test, 8×8, 10 classes).
 
@@ -506,8 +512,8 @@ def load_dataset(
         DataError: nothing found, or the loader's errors.
         ConfigError: unknown ``kind``, or options the loader does not take.
     """
-    if kind is not None and kind not in KINDS:
-        raise ConfigError(f"unknown dataset kind {kind!r}; allowed: {', '.join(KINDS)}")
+    if kind is not None:
+        kind = LOADERS.lookup(kind).name  # unknown kind: ConfigError listing the valid ones
     target = str(name_or_path)
     p = Path(target)
     if kind == "digits" or (target == "digits" and not p.exists()):
@@ -525,17 +531,10 @@ def load_dataset(
         if not p.exists():
             raise DataError(f"dataset {target!r} not found: expected {p / (target + '.npz')}")
     k = kind or infer_kind(p)
-    if p.is_dir() and k in ("npz", "nerva", "csv"):
+    if p.is_dir() and k in ("npz", "csv"):
         ext = "csv" if k == "csv" else "npz"
         p = p / f"{p.name}.{ext}"
-    loader = {
-        "mnist": load_mnist,
-        "fashion_mnist": load_fashion_mnist,
-        "cifar10": load_cifar10,
-        "npz": load_npz,
-        "nerva": load_npz,
-        "csv": load_csv,
-    }[k]
+    loader = LOADERS.lookup(k).factory
     return _call(loader, options, p)
 
 
@@ -548,3 +547,7 @@ def _call(loader: Any, options: dict[str, Any], *args: Any) -> Dataset:
             f"{loader.__name__} does not take option(s) {unknown}; allowed: {allowed or 'none'}"
         )
     return loader(*args, **options)  # type: ignore[no-any-return]
+
+
+#: Every loader kind (and alias) registered above with ``@LOADERS.register``.
+KINDS = tuple(LOADERS.valid_names())

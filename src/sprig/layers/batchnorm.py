@@ -38,11 +38,18 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..specs.registry import LAYERS
 from ..typing import FloatArray, check_float_dtype
 from .activation import _check_features
 from .base import Backprop, Param, check_input
 
 
+@LAYERS.register(
+    "batch_norm",
+    aliases=("batch_normalization",),
+    doc="batch normalization (affine); consumes no layer size",
+    linear=False,
+)
 class BatchNorm:
     r"""Batch normalisation of each feature (row) over the batch (module docstring).
 

@@ -8,11 +8,19 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..specs.registry import LAYERS, UNIT_OPEN_RIGHT
+from ..specs.registry import Param as SpecParam
 from ..typing import FloatArray, check_float_dtype
 from .activation import _check_features
 from .base import Backprop, Param, check_input
 
 
+@LAYERS.register(
+    "dropout",
+    SpecParam("p", UNIT_OPEN_RIGHT, 0.5, ("rate",), "probability of zeroing an activation"),
+    doc="activation dropout layer; consumes no layer size",
+    linear=False,
+)
 class Dropout:
     r"""Inverted dropout: zero each activation with probability ``p`` while training.
 

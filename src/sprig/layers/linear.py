@@ -28,8 +28,16 @@ import numpy as np
 
 from ..matrices.csr import CSRMatrix
 from ..matrices.remap import Remap
+from ..specs.registry import LAYERS
 from ..typing import FloatArray, check_float_dtype
 from .base import Backprop, Param, check_input
+
+
+@LAYERS.register("linear", aliases=("identity", "no_activation"), doc="linear layer, no activation")
+def no_activation() -> None:
+    """The linear map alone: nothing follows it."""
+    return None
+
 
 #: ``(n, fan_in, fan_out, rng) -> values (n,)``; ``fan_in`` may be per entry.
 InitFn = Callable[[int, Any, float, np.random.Generator], FloatArray]

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..activations.functions import log_softmax, softmax
+from ..specs.registry import LAYERS
 from ..typing import FloatArray, check_float_dtype
 from .activation import _check_features
 from .base import Backprop, Param, check_input
@@ -63,6 +64,7 @@ class _ColumnNormalizer:
         return Y, backprop
 
 
+@LAYERS.register("softmax", doc="row-wise softmax over the features")
 class Softmax(_ColumnNormalizer):
     r"""``Y = softmax(Z)`` per column (stable); ``dZ = Y ⊙ (dY − 1_K 1_Kᵀ(Y ⊙ dY))``.
 
@@ -80,6 +82,7 @@ class Softmax(_ColumnNormalizer):
         return dX
 
 
+@LAYERS.register("log_softmax", doc="row-wise log-softmax over the features")
 class LogSoftmax(_ColumnNormalizer):
     r"""``Y = logsoftmax(Z)`` per column (stable); ``dZ = dY − softmax(Z) ⊙ (1_K 1_Kᵀ dY)``.
 

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ..specs.registry import ANY, LAYERS
+from ..specs.registry import Param as SpecParam
 from ..typing import FloatArray, check_float_dtype
 from .activation import _check_features
 from .base import Backprop, Param, check_input
@@ -39,6 +41,14 @@ from .base import Backprop, Param, check_input
 SRELU_PARAMS = ("al", "tl", "ar", "tr")
 
 
+@LAYERS.register(
+    "srelu",
+    SpecParam("al", ANY, doc="left slope (learnable)"),
+    SpecParam("tl", ANY, doc="left threshold (learnable)"),
+    SpecParam("ar", ANY, doc="right slope (learnable)"),
+    SpecParam("tr", ANY, doc="right threshold (learnable)"),
+    doc="S-shaped ReLU with 4 learnable parameters; defaults = ReLU (Nerva's parser)",
+)
 class SReLU:
     r"""SReLU layer with learnable scalars ``a_l, t_l, a_r, t_r`` shared by all units.
 

@@ -1,8 +1,10 @@
 """Losses on feature-major ``(K, N)`` batches, and their registry.
 
-``REGISTRY`` maps each spec name (``Loss.name``) to its class.
+``REGISTRY`` maps each spec name (``Loss.name``) to its class: every ``@LOSSES.register``
+declaration of the modules below.
 """
 
+from ..specs.registry import LOSSES as _LOSSES
 from .base import Loss as Loss
 from .base import Reduction as Reduction
 from .base import check_targets as check_targets
@@ -14,14 +16,4 @@ from .negative_log_likelihood import NegativeLogLikelihood as NegativeLogLikelih
 from .softmax_cross_entropy import SoftmaxCrossEntropy as SoftmaxCrossEntropy
 from .squared_error import SquaredError as SquaredError
 
-REGISTRY: dict[str, type[Loss]] = {
-    cls.name: cls
-    for cls in (
-        SquaredError,
-        MeanSquaredError,
-        CrossEntropy,
-        SoftmaxCrossEntropy,
-        LogisticCrossEntropy,
-        NegativeLogLikelihood,
-    )
-}
+REGISTRY: dict[str, type[Loss]] = _LOSSES.implementations()

@@ -7,10 +7,12 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..specs.registry import LOSSES
 from ..typing import FloatArray
 from .base import Loss
 
 
+@LOSSES.register("cross_entropy", doc="-sum T log Y")
 @dataclass(frozen=True)
 class CrossEntropy(Loss):
     r"""Cross-entropy of predicted probabilities ``Y`` against targets ``T``.

@@ -8,10 +8,12 @@ from typing import ClassVar
 import numpy as np
 
 from ..activations.functions import sigmoid, softplus
+from ..specs.registry import LOSSES
 from ..typing import FloatArray
 from .base import Loss
 
 
+@LOSSES.register("logistic_cross_entropy", doc="-sum T log σ(Y)")
 @dataclass(frozen=True)
 class LogisticCrossEntropy(Loss):
     r"""Nerva's logistic cross-entropy: ``−Σ T log σ(Y)`` (positive-class terms only).

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..specs.registry import LOSSES
 from .squared_error import SquaredError
 
 
+@LOSSES.register("mse", aliases=("mean_squared_error",), doc="squared error / (K N)")
 @dataclass(frozen=True)
 class MeanSquaredError(SquaredError):
     r"""Squared error divided additionally by the number of outputs ``K`` (Nerva's MSE).

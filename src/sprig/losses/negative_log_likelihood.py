@@ -7,10 +7,12 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..specs.registry import LOSSES
 from ..typing import FloatArray
 from .base import Loss
 
 
+@LOSSES.register("nll", aliases=("negative_log_likelihood",), doc="-sum log((Y ⊙ T) 1)")
 @dataclass(frozen=True)
 class NegativeLogLikelihood(Loss):
     r"""Negative log-likelihood of the target-weighted probability of each example.

@@ -8,10 +8,16 @@ from typing import ClassVar
 import numpy as np
 
 from ..activations.functions import log_softmax
+from ..specs.registry import LOSSES
 from ..typing import FloatArray
 from .base import Loss, _prepare
 
 
+@LOSSES.register(
+    "softmax_cross_entropy",
+    aliases=("stable_softmax_cross_entropy",),
+    doc="-sum T log softmax(Y) (always computed stably)",
+)
 @dataclass(frozen=True)
 class SoftmaxCrossEntropy(Loss):
     r"""Cross-entropy of ``softmax(Y)`` (over the classes, axis 0) against targets ``T``.

@@ -7,10 +7,12 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..specs.registry import LOSSES
 from ..typing import FloatArray
 from .base import Loss
 
 
+@LOSSES.register("squared_error", doc="sum of (Y - T)^2")
 @dataclass(frozen=True)
 class SquaredError(Loss):
     r"""Sum of squared errors (Nerva's ``SquaredError``), no ½ factor.

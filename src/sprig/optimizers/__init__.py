@@ -4,6 +4,7 @@
 hyper-parameters (the learning rate is passed to ``step``, never stored).
 """
 
+from ..specs.registry import OPTIMIZERS as _OPTIMIZERS
 from .adam import SMET as SMET
 from .adam import Adam as Adam
 from .adam import AdamPerEntryState as AdamPerEntryState
@@ -22,16 +23,8 @@ from .nesterov import Nesterov as Nesterov
 from .sgd import SGD as SGD
 from .sgd import SGDState as SGDState
 
-#: Spec name -> optimizer class.
-REGISTRY: dict[str, type] = {
-    "sgd": SGD,
-    "gradient_descent": SGD,
-    "momentum": Momentum,
-    "nesterov": Nesterov,
-    "adam": Adam,
-    "adamw": AdamW,
-    "smet": SMET,
-}
+#: Spec name (and alias) -> optimizer class: every ``@OPTIMIZERS.register`` declaration.
+REGISTRY: dict[str, type] = _OPTIMIZERS.implementations(aliases=True)
 
 __all__ = [
     "REGISTRY",

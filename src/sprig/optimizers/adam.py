@@ -8,10 +8,24 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..specs.registry import (
+    NONNEGATIVE_INT,
+    OPTIMIZERS,
+    POSITIVE,
+    UNIT_OPEN_RIGHT,
+    Bool,
+    ListOf,
+    Param,
+)
 from ..typing import FloatArray, IntArray
 from . import _kernels
-from .base import check_lr, check_range, flat_state, flat_views, per_entry
+from .base import check_lr, flat_state, flat_views, per_entry
+from .sgd import WEIGHT_DECAY
+
+_BETAS = Param("betas", ListOf(UNIT_OPEN_RIGHT, length=2), doc="(β₁, β₂)")
+_EPS = Param("eps", POSITIVE, aliases=("epsilon",), doc="added to the denominator")
+_PER_ENTRY = Param("per_entry_steps", Bool(), doc="one step counter per stored entry (SMET)")
+_WARMUP = Param("warmup_steps", NONNEGATIVE_INT, doc="momentum warm-up of young entries (0 = off)")
 
 
 @dataclass
@@ -47,6 +61,9 @@ class AdamPerEntryState:
     step: IntArray = per_entry(0)  # noqa: RUF009
 
 
+@OPTIMIZERS.register(
+    "adam", _BETAS, _EPS, WEIGHT_DECAY, _PER_ENTRY, _WARMUP, doc="Adam (Kingma & Ba 2015)"
+)
 @dataclass(frozen=True)
 class Adam:
     r"""Adam (Kingma & Ba 2015) with coupled L2 weight decay, as ``torch.optim.Adam``.
@@ -81,7 +98,7 @@ class Adam:
 
     Args:
         betas: ``(β₁, β₂)``, each in ``[0, 1)``.
-        eps: ``ε >= 0``, added to the denominator.
+        eps: ``ε > 0``, added to the denominator.
         weight_decay: coupled L2 coefficient ``>= 0`` (for decoupled decay use :class:`AdamW`).
         per_entry_steps: one step counter per entry (SMET) instead of one shared counter.
         warmup_steps: ``W >= 0``; 0 disables the momentum warm-up.
@@ -96,19 +113,7 @@ class Adam:
     warmup_steps: int = 0
 
     def __post_init__(self) -> None:
-        betas = self.betas
-        if not isinstance(betas, tuple | list) or len(betas) != 2:
-            raise ConfigError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        object.__setattr__(self, "betas", tuple(betas))
-        check_range("betas[0]", betas[0], 0.0, 1.0, hi_open=True)
-        check_range("betas[1]", betas[1], 0.0, 1.0, hi_open=True)
-        check_range("eps", self.eps, 0.0)
-        check_range("weight_decay", self.weight_decay, 0.0)
-        if not isinstance(self.per_entry_steps, bool):
-            raise ConfigError(f"per_entry_steps must be a bool, got {self.per_entry_steps!r}")
-        w = self.warmup_steps
-        if isinstance(w, bool) or not isinstance(w, int | np.integer) or w < 0:
-            raise ConfigError(f"warmup_steps must be an integer >= 0, got {w!r}")
+        OPTIMIZERS.validate(self)  # the constraints declared above: one check for all paths
 
     def init(self, value: FloatArray) -> AdamState | AdamPerEntryState:
         """Zero moments; step counter(s) at 0."""
@@ -155,6 +160,15 @@ class Adam:
         )
 
 
+@OPTIMIZERS.register(
+    "adamw",
+    _BETAS,
+    _EPS,
+    WEIGHT_DECAY,
+    _PER_ENTRY,
+    _WARMUP,
+    doc="Adam with decoupled weight decay (Loshchilov & Hutter 2019)",
+)
 @dataclass(frozen=True)
 class AdamW(Adam):
     r"""Adam with decoupled weight decay (Loshchilov & Hutter 2019), as ``torch.optim.AdamW``.
@@ -176,6 +190,14 @@ class AdamW(Adam):
     weight_decay: float = 0.01
 
 
+@OPTIMIZERS.register(
+    "smet",
+    _BETAS,
+    _EPS,
+    WEIGHT_DECAY,
+    Param("warmup_steps", NONNEGATIVE_INT, doc="momentum warm-up of regrown entries"),
+    doc="SMET: Adam with per-entry step counters and momentum warm-up (Xiao 2026)",
+)
 @dataclass(frozen=True)
 class SMET(Adam):
     """SMET's optimizer (Xiao et al., ICML 2026): :class:`Adam` with per-entry step counters

@@ -7,9 +7,14 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..specs.registry import OPTIMIZERS, UNIT_OPEN_RIGHT, Param
 from ..typing import FloatArray
 from . import _kernels
-from .base import check_lr, check_range, flat_state, flat_views, per_entry
+from .base import check_lr, flat_state, flat_views, per_entry
+from .sgd import WEIGHT_DECAY
+
+#: The momentum coefficient of Momentum and Nesterov.
+MU = Param("momentum", UNIT_OPEN_RIGHT, aliases=("mu",), doc="μ")
 
 
 @dataclass
@@ -22,6 +27,7 @@ class MomentumState:
     delta: FloatArray = per_entry(0.0)  # noqa: RUF009
 
 
+@OPTIMIZERS.register("momentum", MU, WEIGHT_DECAY, doc="Δ ← μΔ - lr g; w ← w + Δ")
 @dataclass(frozen=True)
 class Momentum:
     r"""Momentum SGD in the *velocity* form of Nerva and Keras.
@@ -53,8 +59,7 @@ class Momentum:
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
-        check_range("momentum", self.momentum, 0.0, 1.0, hi_open=True)
-        check_range("weight_decay", self.weight_decay, 0.0)
+        OPTIMIZERS.validate(self)
 
     def init(self, value: FloatArray) -> MomentumState:
         """Zero velocity."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .momentum import Momentum
+from ..specs.registry import OPTIMIZERS
+from .momentum import MU, Momentum
+from .sgd import WEIGHT_DECAY
 
 
+@OPTIMIZERS.register("nesterov", MU, WEIGHT_DECAY, doc="Δ ← μΔ - lr g; w ← w + μΔ - lr g")
 @dataclass(frozen=True)
 class Nesterov(Momentum):
     r"""Nesterov momentum (Nerva's form; state :class:`MomentumState`).

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..specs.registry import NONNEGATIVE, OPTIMIZERS, Param
 from ..typing import FloatArray
 from . import _kernels
-from .base import check_lr, check_range, flat_views
+from .base import check_lr, flat_views
+
+#: The L2 penalty every optimizer takes.
+WEIGHT_DECAY = Param("weight_decay", NONNEGATIVE, doc="L2 penalty (decoupled for adamw)")
 
 
 @dataclass
@@ -15,6 +19,7 @@ class SGDState:
     """SGD keeps no state (the class exists so every optimizer has a state dataclass)."""
 
 
+@OPTIMIZERS.register("sgd", WEIGHT_DECAY, aliases=("gradient_descent",), doc="w ← w - lr g")
 @dataclass(frozen=True)
 class SGD:
     r"""Gradient descent with optional coupled L2 weight decay.
@@ -35,7 +40,7 @@ class SGD:
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
-        check_range("weight_decay", self.weight_decay, 0.0)
+        OPTIMIZERS.validate(self)
 
     def init(self, value: FloatArray) -> SGDState:
         """Empty state."""

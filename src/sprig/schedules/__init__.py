@@ -3,6 +3,7 @@
 ``REGISTRY`` maps spec names to classes.
 """
 
+from ..specs.registry import SCHEDULES as _SCHEDULES
 from .base import Schedule as Schedule
 from .constant import Constant as Constant
 from .cosine import Cosine as Cosine
@@ -14,19 +15,9 @@ from .wrappers import LinearWarmup as LinearWarmup
 from .wrappers import PerEpoch as PerEpoch
 from .wrappers import per_epoch as per_epoch
 
-#: Spec name -> schedule class.
+#: Class name -> schedule class: every ``@SCHEDULES.register`` declaration, plus the adapter.
 REGISTRY: dict[str, type] = {
-    cls.name: cls
-    for cls in (
-        Constant,
-        TimeBased,
-        StepBased,
-        MultiStep,
-        Exponential,
-        Cosine,
-        LinearWarmup,
-        PerEpoch,
-    )
+    cls.name: cls for cls in (*_SCHEDULES.implementations().values(), PerEpoch)
 }
 
 __all__ = [

@@ -11,9 +11,25 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..errors import ConfigError
+from ..specs.registry import POSITIVE, Param
+
+#: The initial learning rate every schedule spec takes first.
+LR = Param("lr", POSITIVE, aliases=("learning_rate", "eta"), doc="initial learning rate")
+
+
+def epoch_indexed(
+    factory: Any, steps_per_epoch: int, epochs: int | None = None, **params: Any
+) -> Any:
+    """Builder of a schedule whose spec parameters are in epochs and which changes at epoch
+    boundaries (Nerva's): ``PerEpoch(factory(**params), steps_per_epoch)`` (the run length
+    ``epochs`` is not one of its parameters)."""
+    del epochs
+    from .wrappers import PerEpoch
+
+    return PerEpoch(factory(**params), steps_per_epoch)
 
 
 class Schedule(Protocol):

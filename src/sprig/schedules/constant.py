@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .base import check_lr, check_step
+from ..specs.registry import SCHEDULES
+from .base import LR, check_lr, check_step
 
 
+@SCHEDULES.register("constant", LR, doc="lr")
 @dataclass(frozen=True)
 class Constant:
     r"""``η_i = lr`` for every step.

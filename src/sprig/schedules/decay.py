@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..errors import ConfigError
-from .base import check_int, check_lr, check_number, check_step
+from ..specs.registry import NONNEGATIVE, NONNEGATIVE_INT, POSITIVE, SCHEDULES, ListOf, Param
+from .base import LR, check_int, check_lr, check_number, check_step, epoch_indexed
 
 #: Up to this index TimeBased divides step by step, exactly as Nerva does; beyond, log-gamma.
 _TIME_BASED_LOOP = 1024
@@ -39,6 +40,13 @@ def _log_rising(d: float, i: int) -> float:
     )
 
 
+@SCHEDULES.register(
+    "time_based",
+    LR,
+    Param("decay", NONNEGATIVE),
+    build=epoch_indexed,
+    doc="lr_{i+1} = lr_i / (1 + decay i) (Nerva, epoch-indexed)",
+)
 @dataclass(frozen=True)
 class TimeBased:
     r"""Nerva's time-based decay ``η_{i} = η_{i−1} / (1 + d·i)``, ``η_0 = lr``, in closed form.
@@ -82,6 +90,14 @@ class TimeBased:
         return lr * math.exp(-_log_rising(d, i))
 
 
+@SCHEDULES.register(
+    "step_based",
+    LR,
+    Param("drop_rate", POSITIVE),
+    Param("change_rate", POSITIVE),
+    build=epoch_indexed,
+    doc="lr drop_rate^floor((1 + i) / change_rate) (Nerva, epoch-indexed)",
+)
 @dataclass(frozen=True)
 class StepBased:
     r"""Nerva's step-based decay ``η_i = lr · d^⌊(1 + i)/r⌋``.
@@ -114,6 +130,15 @@ class StepBased:
         return float(self.lr) * float(self.drop_rate) ** math.floor((1 + i) / self.change_rate)
 
 
+@SCHEDULES.register(
+    "multistep",
+    LR,
+    Param("milestones", ListOf(NONNEGATIVE_INT, increasing=True), doc="epochs"),
+    Param("gamma", POSITIVE),
+    aliases=("multistep_lr",),
+    build=epoch_indexed,
+    doc="lr gamma^#{milestones <= i} (Nerva MultiStepLR, epoch-indexed)",
+)
 @dataclass(frozen=True)
 class MultiStep:
     r"""``η_i = lr · γ^{#{m ∈ milestones : m <= i}}`` (``torch.optim.lr_scheduler.MultiStepLR``).
@@ -152,6 +177,13 @@ class MultiStep:
         return float(self.lr) * float(self.gamma) ** bisect.bisect_right(self.milestones, i)
 
 
+@SCHEDULES.register(
+    "exponential",
+    LR,
+    Param("change_rate", NONNEGATIVE),
+    build=epoch_indexed,
+    doc="lr exp(-change_rate i) (Nerva, epoch-indexed)",
+)
 @dataclass(frozen=True)
 class Exponential:
     r"""Nerva's exponential decay ``η_i = lr · e^{−d·i}``.

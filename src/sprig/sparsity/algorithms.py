@@ -42,8 +42,9 @@ proposed edit is applied.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -53,10 +54,21 @@ from ..initializers import Xavier
 from ..matrices import CSRMatrix, Remap, nnz_from_density
 from ..matrices.csr import ValueSampler
 from ..matrices.keysets import union_sorted
+from ..specs.registry import (
+    DENSITY,
+    DST,
+    UNIT,
+    Choice,
+    Optional,
+    Param,
+    Period,
+    PeriodOf,
+    Real,
+)
 from ..typing import FloatArray, IntArray
 from . import grow as G
 from . import prune as P
-from .info import LayerInfo
+from .info import MOMENTUM, LayerInfo, declare, needs_of
 from .schedules import (
     FractionSchedule,
     SoftMemoryBound,
@@ -64,6 +76,7 @@ from .schedules import (
     constant,
     cosine,
     gmp_density,
+    linear,
 )
 
 __all__ = [
@@ -105,8 +118,10 @@ class UpdateStats:
         step: ``t`` of the update (in the update schedule's unit).
         pruned, grown: entries removed and inserted.
         nnz, density: after the edit.
-        itop_rate: fraction of the grown positions never active before (0 if none grown).
-        explored: fraction of all positions ever active so far (ITOP's exploration rate).
+        unseen_grown: fraction of the grown positions never active before (0 if none
+            grown); files written by sprig 0.1.0 call it ``itop_rate``.
+        explored: fraction of all positions ever active so far — the in-time
+            over-parameterization (ITOP) rate of Liu et al. (2021).
     """
 
     step: int
@@ -114,7 +129,7 @@ class UpdateStats:
     grown: int
     nnz: int
     density: float
-    itop_rate: float
+    unseen_grown: float
     explored: float
 
 
@@ -195,7 +210,7 @@ class TopologyRecord:
             grown=int(keys.size),
             nnz=int(nnz),
             density=nnz / size if size else 1.0,
-            itop_rate=rate,
+            unseen_grown=rate,
             explored=ever.size / size if size else 1.0,
         )
         self.last[name] = stats
@@ -275,6 +290,18 @@ class DSTAlgorithm:
             raise ConfigError(f"{self.name}: redistribution needs scope='layer'")
 
     # ................................................................ public API
+    @property
+    def needs(self) -> frozenset[str]:
+        """The per-layer inputs this algorithm reads (:mod:`sprig.sparsity.info`): the union of
+        its prune and grow criteria's declared ``needs``, plus ``"momentum"`` when it
+        redistributes regrowth by momentum (SNFS). The trainer gathers exactly these.
+
+        >>> sorted(rigl(1000).needs), sorted(set_().needs), sorted(snfs(10).needs)
+        (['gradient_sample'], [], ['gradient_sample', 'momentum'])
+        """
+        out = needs_of(self.prune) | needs_of(self.grow)
+        return out | {MOMENTUM} if self.redistribute else out
+
     def due(self, t: int) -> bool:
         """Is an update due at ``t`` (steps or epochs, see ``update.unit``)?"""
         return self.update.due(t)
@@ -442,7 +469,100 @@ class DSTAlgorithm:
         return Edit(drop, rows, cols, values)
 
 
+# --------------------------------------------------------------------------- update units
+@dataclass(frozen=True)
+class OnEpochs:
+    """An epoch-indexed schedule read at optimizer step ``t``: ``f(t // steps_per_epoch)``
+    (the epoch the step belongs to), for an algorithm moved to step-unit updates."""
+
+    schedule: Callable[[int], Any]
+    steps_per_epoch: int
+
+    def __call__(self, t: int) -> Any:
+        return self.schedule(int(t) // self.steps_per_epoch)
+
+
+def retime(alg: DSTAlgorithm, every: Period, steps_per_epoch: int) -> DSTAlgorithm:
+    """``alg`` updating every ``every`` (steps or epochs, whatever its own unit).
+
+    Same unit: only the period changes. A step-unit algorithm (RigL, GraNet, GMP) given
+    ``N epochs`` updates every ``N · steps_per_epoch`` steps. An epoch-unit algorithm (SET,
+    MagRan, SNFS, MEST) given ``N steps`` updates after every ``N``-th optimizer step instead of
+    at epoch starts, its drop-fraction and target schedules read at the epoch of that step (so
+    ``SET(every=100 steps)`` is SET with the same ζ, ten times per 1000-step run), its
+    start/stop scaled to steps; gradient information then comes from the step's batch.
+    """
+    u = alg.update
+    native = u.unit
+    if every.unit == native:
+        return dataclasses.replace(alg, update=dataclasses.replace(u, every=every.n))
+    spe = int(steps_per_epoch)
+    if native == "step":  # every N epochs = every N·spe steps
+        return dataclasses.replace(alg, update=dataclasses.replace(u, every=every.n * spe))
+    update = UpdateSchedule(
+        every=every.n,
+        start=u.start * spe,
+        stop=None if u.stop is None else u.stop * spe,
+        unit="step",
+    )
+    return dataclasses.replace(
+        alg,
+        update=update,
+        fraction=OnEpochs(alg.fraction, spe),
+        target=None if alg.target is None else OnEpochs(alg.target, spe),
+    )
+
+
+# --------------------------------------------------------------------------- spec parameters
+# A DST spec's parameters are all optional: ``none`` means the algorithm's default, which is
+# the default of the spec builder beside each constructor below (``auto`` in ``--help`` when
+# it depends on the run). ``every`` is a period with its unit (``100 steps``, ``1 epoch``; any
+# algorithm takes either unit, see :func:`retime`) or a bare number in the algorithm's own unit
+# (epochs for SET, MagRan, SNFS, MEST; optimizer steps for RigL, GraNet, GMP);
+# ``start``/``end`` are fractions of the run.
+_FRACTION = Param("fraction", Optional(UNIT), None, ("drop_fraction", "zeta"), "drop fraction")
+_EVERY = Param(
+    "every",
+    Optional(PeriodOf()),
+    None,
+    ("delta_t", "interval"),
+    "update period: 'N steps', 'N epochs', or a number in the algorithm's unit",
+)
+_START = Param("start", Optional(UNIT), None, ("t_start",), "fraction of training when they start")
+_END = Param("end", Optional(UNIT), None, ("stop", "t_end"), "fraction of training when they stop")
+_DECAY = Param(
+    "decay", Optional(Choice(("cosine", "linear", "constant"))), None, doc="drop-fraction decay"
+)
+_INITIAL_DENSITY = Param("initial_density", Optional(DENSITY), None, doc="density at the start")
+
+
+def _start_end_check(kw: Mapping[str, Any]) -> str | None:
+    s, e = kw.get("start"), kw.get("end")
+    if s is not None and e is not None and s >= e:
+        return f"start must be < end, got start={s!r}, end={e!r}"
+    return None
+
+
+def _decayed(decay: str, alpha: float, t_end: int) -> FractionSchedule:
+    if decay == "linear":
+        return linear(alpha, t_end)
+    if decay == "constant":
+        return constant(alpha)
+    return cosine(alpha, t_end)
+
+
+def _stop(alg: DSTAlgorithm, stop: int | None) -> DSTAlgorithm:
+    if stop is None:
+        return alg
+    return replace(alg, update=replace(alg.update, stop=stop))
+
+
+def _epochs_of(end: float | None, epochs: int) -> int | None:
+    return None if end is None else max(1, int(end * epochs))
+
+
 # --------------------------------------------------------------------------- constructors
+@DST.register("static", doc="fixed random sparse topology")
 def static() -> DSTAlgorithm:
     """Static sparse training: the initial topology is never changed."""
     return DSTAlgorithm("static", None, None)
@@ -451,6 +571,20 @@ def static() -> DSTAlgorithm:
 _XAVIER = Xavier()
 
 
+def _set_spec(
+    fraction: float = 0.3, every: int = 1, end: float | None = None, *, epochs: int
+) -> DSTAlgorithm:
+    return _stop(set_(fraction, every=every), _epochs_of(end, epochs))
+
+
+@DST.register(
+    "set",
+    _FRACTION,
+    _EVERY,
+    _END,
+    build=_set_spec,
+    doc="SET: magnitude (per sign) prune, random grow (Mocanu 2018)",
+)
 def set_(
     zeta: float = 0.3,
     *,
@@ -481,6 +615,15 @@ def set_(
     )
 
 
+def _magran_spec(
+    fraction: float = 0.3, every: int = 1, end: float | None = None, *, epochs: int
+) -> DSTAlgorithm:
+    return magran(fraction, every=every, total=_epochs_of(end, epochs))
+
+
+@DST.register(
+    "magran", _FRACTION, _EVERY, _END, build=_magran_spec, doc="magnitude prune, random grow"
+)
 def magran(
     alpha: float = 0.3,
     *,
@@ -509,6 +652,29 @@ def magran(
     )
 
 
+def _rigl_spec(
+    fraction: float = 0.3,
+    every: int = 100,
+    end: float = 0.75,
+    decay: str = "cosine",
+    *,
+    epochs: int,
+    steps_per_epoch: int,
+) -> DSTAlgorithm:
+    total = epochs * steps_per_epoch
+    alg = rigl(total, alpha=fraction, delta_t=every, end_fraction=end)
+    return replace(alg, fraction=_decayed(decay, fraction, max(1, int(end * total))))
+
+
+@DST.register(
+    "rigl",
+    _FRACTION,
+    _EVERY,
+    _END,
+    _DECAY,
+    build=_rigl_spec,
+    doc="magnitude prune, gradient grow (Evci 2020)",
+)
 def rigl(
     total_steps: int,
     *,
@@ -534,6 +700,8 @@ def rigl(
         def grow(W, k, rng, info=None, *, exclude=None):  # type: ignore[no-untyped-def]
             return G.sampled_gradient_grow(W, k, rng, info, exclude=exclude, candidates=c)
 
+        declare(grow, needs=needs_of(G.sampled_gradient_grow))
+
     return DSTAlgorithm(
         "rigl",
         P.magnitude,
@@ -543,6 +711,28 @@ def rigl(
     )
 
 
+def _snfs_spec(
+    fraction: float = 0.5,
+    every: int = 1,
+    end: float | None = None,
+    decay: str = "cosine",
+    *,
+    epochs: int,
+) -> DSTAlgorithm:
+    t_end = _epochs_of(end, epochs)
+    alg = snfs(t_end or epochs, prune_rate=fraction, every=every)
+    return _stop(replace(alg, fraction=_decayed(decay, fraction, t_end or epochs)), t_end)
+
+
+@DST.register(
+    "snfs",
+    _FRACTION,
+    _EVERY,
+    _END,
+    _DECAY,
+    build=_snfs_spec,
+    doc="magnitude prune, momentum grow (Dettmers 2019)",
+)
 def snfs(total_epochs: int, *, prune_rate: float = 0.5, every: int = 1) -> DSTAlgorithm:
     """SNFS / sparse momentum (Dettmers & Zettlemoyer 2019): prune rate 0.5, cosine, per epoch.
 
@@ -563,6 +753,27 @@ def snfs(total_epochs: int, *, prune_rate: float = 0.5, every: int = 1) -> DSTAl
     )
 
 
+def _mest_spec(
+    fraction: float | None = None,
+    every: int = 5,
+    end: float | None = None,
+    lam: float = 1.0,
+    *,
+    epochs: int,
+) -> DSTAlgorithm:
+    bound = None if fraction is None else SoftMemoryBound(slack=constant(fraction))
+    return _stop(mest(lam=lam, bound=bound, every=every), _epochs_of(end, epochs))
+
+
+@DST.register(
+    "mest",
+    _FRACTION,
+    _EVERY,
+    _END,
+    Param("lam", Optional(Real(0.0, None)), None, ("lambda",), "λ"),
+    build=_mest_spec,
+    doc="MEST: |w| + λ|g| prune, random grow (Yuan 2021)",
+)
 def mest(*, lam: float = 1.0, bound: SoftMemoryBound | None = None, every: int = 5) -> DSTAlgorithm:
     """MEST (Yuan et al. 2021, NeurIPS, "Memory-Economic Sparse Training"): every 5 epochs.
 
@@ -586,6 +797,48 @@ def mest(*, lam: float = 1.0, bound: SoftMemoryBound | None = None, every: int =
     )
 
 
+def _dense_to_sparse(
+    name: str, final_density: float | None, start: float, end: float, total: int
+) -> tuple[int, int]:
+    if final_density is None:
+        raise ConfigError(f"{name} needs a final density (the overall density option)")
+    t0, t1 = int(start * total), int(end * total)
+    if t1 <= t0:
+        raise ConfigError(f"{name}: end must be after start, got start={t0}, end={t1}")
+    return t0, t1
+
+
+def _gmp_spec(
+    every: int | None = None,
+    start: float = 0.0,
+    end: float = 0.75,
+    initial_density: float = 1.0,
+    *,
+    epochs: int,
+    steps_per_epoch: int,
+    final_density: float | None = None,
+) -> DSTAlgorithm:
+    t0, t1 = _dense_to_sparse("gmp", final_density, start, end, epochs * steps_per_epoch)
+    assert final_density is not None
+    return gmp(
+        final_density,
+        start=t0,
+        end=t1,
+        delta_t=every or max(1, (t1 - t0) // 20),
+        initial_density=initial_density,
+    )
+
+
+@DST.register(
+    "gmp",
+    _EVERY,
+    _START,
+    _END,
+    _INITIAL_DENSITY,
+    check=_start_end_check,
+    build=_gmp_spec,
+    doc="gradual magnitude pruning, cubic schedule (Zhu & Gupta 2017)",
+)
 def gmp(
     final_density: float,
     *,
@@ -614,6 +867,42 @@ def gmp(
     )
 
 
+def _granet_spec(
+    fraction: float = 0.5,
+    every: int | None = None,
+    start: float = 0.0,
+    end: float = 0.75,
+    initial_density: float = 1.0,
+    *,
+    epochs: int,
+    steps_per_epoch: int,
+    final_density: float | None = None,
+) -> DSTAlgorithm:
+    total = epochs * steps_per_epoch
+    t0, t1 = _dense_to_sparse("granet", final_density, start, end, total)
+    assert final_density is not None
+    return granet(
+        final_density,
+        start=t0,
+        end=t1,
+        total_steps=total,
+        delta_t=every or max(1, (t1 - t0) // 20),
+        initial_density=initial_density,
+        alpha=fraction,
+    )
+
+
+@DST.register(
+    "granet",
+    _FRACTION,
+    _EVERY,
+    _START,
+    _END,
+    _INITIAL_DENSITY,
+    check=_start_end_check,
+    build=_granet_spec,
+    doc="GraNet: gradual pruning + zero-cost neuroregeneration (Liu 2021)",
+)
 def granet(
     final_density: float,
     *,
@@ -644,14 +933,5 @@ def granet(
     )
 
 
-#: Named constructors.
-ALGORITHMS: dict[str, Callable[..., DSTAlgorithm]] = {
-    "static": static,
-    "set": set_,
-    "magran": magran,
-    "rigl": rigl,
-    "snfs": snfs,
-    "mest": mest,
-    "granet": granet,
-    "gmp": gmp,
-}
+#: Named constructors (every ``@DST.register`` above).
+ALGORITHMS: dict[str, Callable[..., DSTAlgorithm]] = DST.implementations()

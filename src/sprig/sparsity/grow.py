@@ -5,7 +5,8 @@ coordinates of at most ``k`` distinct positions that are **not** stored in ``W``
 ``exclude`` (flat row-major keys ``row · cols + col``, e.g. the keys of the entries just
 pruned, so they cannot be re-grown in the same update). Exactly ``k`` positions are returned
 unless fewer than ``k`` positions are free, in which case all free positions are returned.
-Coordinates come sorted by flat key. New values are not chosen here (zero by default; see
+Coordinates come sorted by flat key. Each criterion declares the :class:`LayerInfo` fields it
+reads in its ``needs`` attribute. New values are not chosen here (zero by default; see
 ``DSTAlgorithm.new_values``).
 
 None of the criteria materialises anything of the dense size ``out × in``:
@@ -22,6 +23,7 @@ None of the criteria materialises anything of the dense size ``out × in``:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -29,8 +31,18 @@ import numpy as np
 
 from ..matrices import CSRMatrix
 from ..matrices.keysets import union_sorted, unique_sorted
+from ..specs.registry import GROW, POSITIVE_INT, Optional, Param
 from ..typing import IntArray
-from .info import GradientSample, LayerInfo
+from .info import GRADIENT_SAMPLE, GradientSample, LayerInfo, declare, needs_of
+
+
+def _with_options(factory: Any, **options: Any) -> Any:
+    """Builder of a registered grow criterion: the function, its options bound if any given
+    (keeping its declared needs)."""
+    if not options:
+        return factory
+    return declare(functools.partial(factory, **options), needs=needs_of(factory))
+
 
 __all__ = [
     "GROW_CRITERIA",
@@ -135,6 +147,7 @@ def sample_free_keys(size: int, forbidden: IntArray, k: int, rng: np.random.Gene
 
 
 # --------------------------------------------------------------------------- random
+@GROW.register("random", build=_with_options, doc="uniformly random empty positions")
 def random_grow(
     W: CSRMatrix,
     k: int,
@@ -179,6 +192,7 @@ def _sample_of(W: CSRMatrix, info: LayerInfo | None, who: str) -> GradientSample
     return sample
 
 
+@GROW.register("gradient", build=_with_options, doc="largest |dense gradient| (RigL)")
 def gradient_grow(
     W: CSRMatrix,
     k: int,
@@ -235,6 +249,15 @@ def gradient_grow(
     return _to_coords(W, best_keys)
 
 
+declare(gradient_grow, needs={GRADIENT_SAMPLE})
+
+
+@GROW.register(
+    "sampled_gradient",
+    Param("candidates", Optional(POSITIVE_INT), None, doc="candidates per grown entry"),
+    build=_with_options,
+    doc="largest |gradient| among randomly sampled candidates",
+)
 def sampled_gradient_grow(
     W: CSRMatrix,
     k: int,
@@ -276,7 +299,11 @@ def sampled_gradient_grow(
     return _to_coords(W, keys)
 
 
+declare(sampled_gradient_grow, needs={GRADIENT_SAMPLE})
+
+
 # --------------------------------------------------------------------------- SNFS
+@GROW.register("momentum", build=_with_options, doc="largest |momentum| (SNFS)")
 def momentum_grow(
     W: CSRMatrix,
     k: int,
@@ -299,6 +326,9 @@ def momentum_grow(
     of the active weights from the optimizer state (``info.momentum``).
     """
     return gradient_grow(W, k, rng, info, exclude=exclude, block_bytes=block_bytes)
+
+
+declare(momentum_grow, needs={GRADIENT_SAMPLE})
 
 
 def snfs_redistribute(
@@ -345,10 +375,5 @@ def snfs_redistribute(
     return [int(x) for x in out]
 
 
-#: Grow criteria by name.
-GROW_CRITERIA: dict[str, GrowCriterion] = {
-    "random": random_grow,
-    "gradient": gradient_grow,
-    "sampled_gradient": sampled_gradient_grow,
-    "momentum": momentum_grow,
-}
+#: Grow criteria by name (every ``@GROW.register`` above).
+GROW_CRITERIA: dict[str, GrowCriterion] = GROW.implementations()

@@ -9,6 +9,12 @@ r"""What the trainer hands the DST criteria for one sparse layer.
 
 Every field is optional; a criterion that needs a missing one raises ``ValueError`` naming it
 (:meth:`LayerInfo.need`).
+
+**Declared needs.** Every prune and grow criterion declares which fields it reads as data, in
+its attribute ``needs`` (a ``frozenset`` of :data:`GRADIENT`, :data:`GRADIENT_SAMPLE`,
+:data:`MOMENTUM`; read with :func:`needs_of`, empty when absent); a
+:class:`~sprig.sparsity.algorithms.DSTAlgorithm`'s ``needs`` is the union of its parts'. The
+trainer gathers exactly those inputs and never branches on a criterion's or algorithm's name.
 """
 
 from __future__ import annotations
@@ -20,7 +26,52 @@ import numpy as np
 
 from ..typing import FloatArray
 
-__all__ = ["GradientSample", "LayerInfo", "momentum_of"]
+__all__ = [
+    "GRADIENT",
+    "GRADIENT_SAMPLE",
+    "MOMENTUM",
+    "NEEDS",
+    "GradientSample",
+    "LayerInfo",
+    "declare",
+    "momentum_of",
+    "needs_of",
+]
+
+#: The gradient of the stored entries (:attr:`LayerInfo.grad`).
+GRADIENT = "gradient"
+#: The last batch in factored form (:attr:`LayerInfo.sample`).
+GRADIENT_SAMPLE = "gradient_sample"
+#: A momentum-like optimizer quantity of the stored entries (:attr:`LayerInfo.momentum`).
+MOMENTUM = "momentum"
+#: Every input a criterion may declare, and the :class:`LayerInfo` field that carries it.
+NEEDS: dict[str, str] = {GRADIENT: "grad", GRADIENT_SAMPLE: "sample", MOMENTUM: "momentum"}
+
+
+def needs_of(component: Any) -> frozenset[str]:
+    """The inputs ``component`` declares in its ``needs`` attribute (empty if it has none).
+
+    >>> sorted(needs_of(declare(lambda W, k, rng, info=None: None, needs={GRADIENT})))
+    ['gradient']
+    >>> needs_of(None)
+    frozenset()
+    """
+    needs = frozenset(getattr(component, "needs", frozenset()))
+    unknown = needs - NEEDS.keys()
+    if unknown:
+        raise ValueError(
+            f"{component!r} declares unknown needs {sorted(unknown)}; known: {sorted(NEEDS)}"
+        )
+    return needs
+
+
+def declare(fn: Any, *, needs: Any = (), takes_fraction: bool = False) -> Any:
+    """Attach the declarations of a criterion function (its ``needs`` and, for prune criteria
+    that take a fraction instead of a count, ``takes_fraction``) and return it."""
+    fn.needs = frozenset(needs)
+    if takes_fraction:
+        fn.takes_fraction = True
+    return fn
 
 
 @dataclass(frozen=True, eq=False)

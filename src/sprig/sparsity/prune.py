@@ -6,7 +6,8 @@ into ``W.data`` (``int64``, unique, sorted ascending, in ``[0, nnz)``) of the en
 say so, and :func:`set_prune` takes a *fraction* in place of ``k`` (its attribute
 ``takes_fraction`` is ``True``; :class:`~sprig.sparsity.algorithms.DSTAlgorithm` passes the
 schedule's fraction to such criteria). ``info`` is a :class:`~sprig.sparsity.info.LayerInfo`
-(or ``None`` for criteria that need nothing).
+(or ``None`` for criteria that need nothing); each criterion declares the fields it reads in
+its ``needs`` attribute (:func:`~sprig.sparsity.info.needs_of`).
 
 Cost: every criterion is ``O(nnz)`` (``np.argpartition``) time and memory; nothing dense.
 
@@ -23,8 +24,25 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..matrices import CSRMatrix
+from ..specs.registry import NONNEGATIVE, POSITIVE, PRUNE, REQUIRED, UNIT, Optional, Param
 from ..typing import FloatArray, IntArray
-from .info import LayerInfo
+from .info import GRADIENT, LayerInfo, declare
+
+#: The spec's share of stored weights to drop (read by the algorithm, not the criterion).
+FRACTION = Param(
+    "fraction", UNIT, REQUIRED, ("zeta", "drop_fraction"), "fraction ζ of the stored weights"
+)
+
+
+def _criterion(factory: Any, fraction: float) -> Any:
+    """Builder of a registered criterion function: the function itself."""
+    return factory
+
+
+def _from_factory(factory: Any, fraction: float, **params: Any) -> Any:
+    """Builder of a registered criterion factory: ``factory(**params)``."""
+    return factory(**params)
+
 
 __all__ = [
     "PRUNE_CRITERIA",
@@ -76,6 +94,9 @@ def smallest_k(scores: FloatArray, k: int) -> IntArray:
     return out
 
 
+@PRUNE.register(
+    "magnitude", FRACTION, build=_criterion, doc="drop the fraction with the smallest |w|"
+)
 def magnitude(
     W: CSRMatrix, k: int, rng: np.random.Generator | None = None, info: LayerInfo | None = None
 ) -> IntArray:
@@ -88,6 +109,12 @@ def magnitude(
     return smallest_k(np.abs(W.data), _check_k(W, k))
 
 
+@PRUNE.register(
+    "set",
+    FRACTION,
+    build=_criterion,
+    doc="magnitude within positive and within negative weights (SET)",
+)
 def set_prune(
     W: CSRMatrix,
     fraction: float,
@@ -125,9 +152,12 @@ def set_prune(
     return out
 
 
-set_prune.takes_fraction = True  # type: ignore[attr-defined]
+declare(set_prune, takes_fraction=True)
 
 
+@PRUNE.register(
+    "threshold", Param("t", NONNEGATIVE, aliases=("threshold",)), doc="drop all |w| <= t"
+)
 def threshold(t: float) -> PruneCriterion:
     """Criterion dropping every entry with ``|w| ≤ t``; the requested ``k`` is ignored.
 
@@ -148,6 +178,7 @@ def threshold(t: float) -> PruneCriterion:
     return prune_threshold
 
 
+@PRUNE.register("random", FRACTION, build=_criterion, doc="drop a uniformly random fraction")
 def random(
     W: CSRMatrix, k: int, rng: np.random.Generator, info: LayerInfo | None = None
 ) -> IntArray:
@@ -158,6 +189,9 @@ def random(
     return out
 
 
+@PRUNE.register(
+    "sensitivity", FRACTION, build=_criterion, doc="drop the fraction with the smallest |w g|"
+)
 def sensitivity(
     W: CSRMatrix, k: int, rng: np.random.Generator | None = None, info: LayerInfo | None = None
 ) -> IntArray:
@@ -167,6 +201,16 @@ def sensitivity(
     return smallest_k(np.abs(W.data * g), k)
 
 
+declare(sensitivity, needs={GRADIENT})
+
+
+@PRUNE.register(
+    "mest",
+    FRACTION,
+    Param("lam", Optional(NONNEGATIVE), None, ("lambda",), "λ in |w| + λ|g|"),
+    build=_from_factory,
+    doc="drop the smallest |w| + λ|g| (MEST)",
+)
 def mest(lam: float = 1.0) -> PruneCriterion:
     """MEST (Yuan et al. 2021) score ``|w| + λ|g|``: drop the ``k`` smallest (needs ``info.grad``).
 
@@ -184,9 +228,16 @@ def mest(lam: float = 1.0) -> PruneCriterion:
         return smallest_k(np.abs(W.data) + lam * np.abs(g), k)
 
     prune_mest.__doc__ = f"MEST score |w| + {lam}|g|: drop the k smallest."
-    return prune_mest
+    return declare(prune_mest, needs={GRADIENT})  # type: ignore[no-any-return]
 
 
+@PRUNE.register(
+    "soft_magnitude",
+    FRACTION,
+    Param("temperature", POSITIVE),
+    build=_from_factory,
+    doc="sample drops with probability decreasing in |w| / temperature",
+)
 def soft_magnitude(temperature: float = 1.0) -> PruneCriterion:
     r"""Stochastic magnitude pruning: keep ``nnz − k`` entries sampled ∝ ``|w|^T``, drop the rest.
 
@@ -222,14 +273,6 @@ def soft_magnitude(temperature: float = 1.0) -> PruneCriterion:
     return prune_soft_magnitude
 
 
-#: Prune criteria by name; factories (``threshold``, ``mest``, ``soft_magnitude``) take their
-#: parameter first.
-PRUNE_CRITERIA: dict[str, Callable[..., Any]] = {
-    "magnitude": magnitude,
-    "set": set_prune,
-    "threshold": threshold,
-    "random": random,
-    "sensitivity": sensitivity,
-    "mest": mest,
-    "soft_magnitude": soft_magnitude,
-}
+#: Prune criteria by name (every ``@PRUNE.register`` above); factories (``threshold``, ``mest``,
+#: ``soft_magnitude``) take their parameter first.
+PRUNE_CRITERIA: dict[str, Callable[..., Any]] = PRUNE.implementations()

@@ -18,10 +18,11 @@ Examples:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+
+from ..schedules.cosine import cosine_anneal
 
 __all__ = [
     "FractionSchedule",
@@ -92,10 +93,8 @@ class cosine:
         _pos(self.t_end, "t_end")
 
     def __call__(self, t: int) -> float:
-        if t >= self.t_end:
-            return self.final
-        c = 0.5 * (1.0 + math.cos(math.pi * max(t, 0) / self.t_end))
-        return self.final + (self.alpha - self.final) * c
+        # the same formula as the cosine learning rate (one copy: sprig.schedules.cosine)
+        return cosine_anneal(self.alpha, self.final, t, self.t_end)
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,22 @@ Error messages list what is valid::
         gradient_descent, momentum, nesterov, sgd        (one line in reality)
     nesterov momentum must be in [0, 1), got 1.5
 
-Adding a component = one :class:`Entry` line here (+ its implementation and a test row).
+Entries are not listed here: each implementation registers itself where it is defined, with
+:meth:`Registry.register` (thinc's ``@registry`` decorator, sklearn's constraints), and every
+consumer — the spec parser, the builders (:meth:`Registry.create`), ``sprig train --help``
+(:func:`help_text`), error messages and the Python classes' own validation
+(:meth:`Registry.validate`) — reads that one declaration. Adding a component touches its own
+file and its test-table row; this module imports the implementing modules on first lookup.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
+import inspect
 import itertools
 import math
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,16 +45,26 @@ from ..errors import ConfigError
 from .grammar import Call, format_node
 
 __all__ = [
+    "ANY",
+    "DENSITY",
     "DST",
+    "FROM_IMPLEMENTATION",
     "GROW",
     "INITIALIZERS",
     "LAYERS",
+    "LOADERS",
     "LOSSES",
+    "NONNEGATIVE",
+    "NONNEGATIVE_INT",
     "OPTIMIZERS",
+    "POSITIVE",
+    "POSITIVE_INT",
     "PRUNE",
     "REGISTRIES",
     "REQUIRED",
     "SCHEDULES",
+    "UNIT",
+    "UNIT_OPEN_RIGHT",
     "Bool",
     "Choice",
     "Constraint",
@@ -55,6 +73,8 @@ __all__ = [
     "ListOf",
     "Optional",
     "Param",
+    "Period",
+    "PeriodOf",
     "Real",
     "Registry",
     "SpecOf",
@@ -70,6 +90,16 @@ class _Required:
 
 #: Default of a parameter that must be given.
 REQUIRED: Final = _Required()
+
+
+class _FromImplementation:
+    def __repr__(self) -> str:
+        return "FROM_IMPLEMENTATION"
+
+
+#: Default of a :class:`Param` declared without one: the implementation's own default
+#: (from its signature; :data:`REQUIRED` if it has none), so no default is written twice.
+FROM_IMPLEMENTATION: Final = _FromImplementation()
 
 
 def name_key(name: str) -> str:
@@ -156,7 +186,7 @@ class Real(Constraint):
         return not (self.high is not None and (x > self.high or (x == self.high and not hi_in)))
 
     def convert(self, value: Any, what: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ConfigError(f"{what} must be a number, got {_got(value)}")
         try:
             x = float(value)
@@ -184,6 +214,8 @@ class Integer(Constraint):
     high: int | None = None
 
     def convert(self, value: Any, what: str) -> int:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            value = int(value)
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -257,7 +289,7 @@ class ListOf(Constraint):
             raise ConfigError(
                 f"{what} must have at least {self.min_length} values, got {_got(values)}"
             )
-        out = tuple(self.item.convert(v, f"each {what} value") for v in values)
+        out = tuple(self.item.convert(v, f"{what}[{i}]") for i, v in enumerate(values))
         if self.increasing and any(a >= b for a, b in itertools.pairwise(out)):
             raise ConfigError(f"{what} must be strictly increasing, got {_got(out)}")
         return out
@@ -286,6 +318,45 @@ class Optional(Constraint):
         return f"none or {self.inner.describe()}"
 
 
+@dataclass(frozen=True)
+class Period:
+    """A number of optimizer steps or epochs (``100 steps``, ``1 epoch`` in the spec
+    language)."""
+
+    n: int
+    unit: str  # "step" or "epoch"
+
+    def __str__(self) -> str:
+        return f"{self.n} {self.unit}" + ("" if self.n == 1 else "s")
+
+
+@dataclass(frozen=True)
+class PeriodOf(Constraint):
+    """A positive whole number of steps or epochs (``100 steps``, ``1 epoch``), or a bare
+    positive integer in the component's own unit (returned as an ``int``)."""
+
+    def convert(self, value: Any, what: str) -> Any:
+        if isinstance(value, Period):
+            return value
+        if (
+            isinstance(value, Call)
+            and value.name in ("steps", "epochs")
+            and not value.kwargs
+            and len(value.args) == 1
+        ):
+            n = POSITIVE_INT.convert(value.args[0], what)
+            return Period(n, value.name[:-1])
+        if isinstance(value, Call | str):
+            raise ConfigError(
+                f"{what} must be a positive integer or a period such as '100 steps' or "
+                f"'1 epoch', got {_got(value)}"
+            )
+        return POSITIVE_INT.convert(value, what)
+
+    def describe(self) -> str:
+        return "a positive integer (in the algorithm's unit), 'N steps' or 'N epochs'"
+
+
 #: kind -> factory(value, what) building a nested spec; filled by :mod:`sprig.specs.types`.
 _SPEC_FACTORIES: dict[str, Callable[[Any, str], Any]] = {}
 
@@ -297,6 +368,8 @@ class SpecOf(Constraint):
     kind: str
 
     def convert(self, value: Any, what: str) -> Any:
+        if self.kind not in _SPEC_FACTORIES:
+            importlib.import_module("sprig.specs.types")  # fills the factories
         return _SPEC_FACTORIES[self.kind](value, what)
 
     def describe(self) -> str:
@@ -312,7 +385,7 @@ class Param:
 
     name: str
     constraint: Constraint
-    default: Any = REQUIRED
+    default: Any = FROM_IMPLEMENTATION
     aliases: tuple[str, ...] = ()
     doc: str = ""
 
@@ -334,6 +407,11 @@ class Entry:
         check: optional cross-parameter check ``kwargs -> error message or None``.
         linear: layers only: True if the layer is a linear map followed by this activation
             (it consumes one entry of ``layer_sizes``); False for ``batch_norm`` and ``dropout``.
+        factory: the registered implementation (the decorated class or function).
+        build: how a spec becomes an object, ``build(**params, **context)`` (default:
+            ``factory`` itself); see :meth:`Registry.create`.
+        role: a kind of entry the builder treats alike (``"activation"``: an element-wise
+            activation after the linear map, wrapped in an activation layer).
     """
 
     name: str
@@ -342,6 +420,9 @@ class Entry:
     doc: str = ""
     check: Callable[[Mapping[str, Any]], str | None] | None = field(default=None, compare=False)
     linear: bool = True
+    factory: Any = field(default=None, compare=False, repr=False)
+    build: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    role: str = ""
 
     def param(self, key: str) -> Param | None:
         """The parameter called ``key`` (or one of its aliases), case-insensitively."""
@@ -351,13 +432,28 @@ class Entry:
                 return p
         return None
 
+    def effective_default(self, p: Param) -> Any:
+        """What a parameter left unset means: its spec default, or for a ``None`` default the
+        builder's own default (``None`` if that depends on the run, e.g. its length)."""
+        if p.default is not None or p.required:
+            return p.default
+        sig = {**_signature(self.factory), **_signature(self.build)}
+        q = sig.get(p.name)
+        return None if q is None or q.default is inspect.Parameter.empty else q.default
+
     def signature(self) -> str:
-        """``nesterov(momentum=0.9, weight_decay=0.0)``-style summary for help texts."""
+        """``nesterov(momentum=0.9, weight_decay=0.0)``-style summary for help texts
+        (a ``None`` default shows the builder's default, or ``auto`` if it depends on the run)."""
         if not self.params:
             return self.name
-        parts = [
-            p.name if p.required else f"{p.name}={format_value(p.default)}" for p in self.params
-        ]
+        parts = []
+        for p in self.params:
+            if p.required:
+                parts.append(p.name)
+                continue
+            d = self.effective_default(p)
+            shown = "auto" if d is None and p.default is None else format_value(d)
+            parts.append(f"{p.name}={shown}")
         return f"{self.name}({', '.join(parts)})"
 
     def bind(
@@ -406,21 +502,160 @@ class Entry:
         return tuple(out.items())
 
 
-class Registry:
-    """Names of one kind (``label`` is used in messages: "unknown optimizer 'x'")."""
+def _signature(fn: Any) -> dict[str, inspect.Parameter]:
+    if fn is None:
+        return {}
+    try:
+        return dict(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return {}
 
-    def __init__(self, kind: str, label: str, entries: Iterable[Entry]):
+
+class Registry:
+    """Names of one kind (``label`` is used in messages: "unknown optimizer 'x'").
+
+    Implementations register themselves where they are defined, thinc-style::
+
+        @OPTIMIZERS.register("nesterov", Param("momentum", UNIT_OPEN_RIGHT, aliases=("mu",)))
+        @dataclass(frozen=True)
+        class Nesterov: ...
+
+    A parameter declared without a default takes the implementation's (its signature's).
+    ``modules`` are imported on first use, so every implementation is registered before any
+    lookup without the spec package importing them at import time (no import cycles).
+    """
+
+    def __init__(self, kind: str, label: str, modules: Iterable[str] = ()):
         self.kind = kind
         self.label = label
-        self.entries: dict[str, Entry] = {}
+        self.modules = tuple(modules)
+        self._entries: dict[str, Entry] = {}
         self._keys: dict[str, Entry] = {}
-        for e in entries:
-            self.entries[e.name] = e
-            for spelling in (e.name, *e.aliases):
-                k = name_key(spelling)
-                if k in self._keys and self._keys[k] is not e:
-                    raise AssertionError(f"{kind}: {spelling!r} names two entries")
-                self._keys[k] = e
+        self._loaded = False
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for name in self.modules:
+                module = importlib.import_module(name)
+                if getattr(module.__spec__, "_initializing", False):
+                    self._loaded = False  # still being imported: look again next time
+
+    @property
+    def entries(self) -> dict[str, Entry]:
+        """Canonical name → entry (every implementation registered)."""
+        self._load()
+        return self._entries
+
+    def add(self, entry: Entry) -> Entry:
+        """Register ``entry`` (its name and aliases must be new)."""
+        for spelling in (entry.name, *entry.aliases):
+            k = name_key(spelling)
+            if k in self._keys and self._keys[k].name != entry.name:
+                raise AssertionError(f"{self.kind}: {spelling!r} names two entries")
+        self._entries[entry.name] = entry
+        for spelling in (entry.name, *entry.aliases):
+            self._keys[name_key(spelling)] = entry
+        return entry
+
+    def implementations(self, *, aliases: bool = False, role: str | None = None) -> dict[str, Any]:
+        """Name → registered implementation of what is registered *so far* (no lazy loading:
+        packages build their public ``REGISTRY`` dicts from this after importing their
+        modules). ``aliases`` adds every alias; ``role`` keeps entries of that role."""
+        out: dict[str, Any] = {}
+        for e in self._entries.values():
+            if role is None or e.role == role:
+                for spelling in (e.name, *e.aliases) if aliases else (e.name,):
+                    out[spelling] = e.factory
+        return out
+
+    def unregister(self, name: str) -> None:
+        """Remove an entry (tests and plug-ins that register temporarily)."""
+        entry = self.lookup(name)
+        del self._entries[entry.name]
+        for spelling in (entry.name, *entry.aliases):
+            self._keys.pop(name_key(spelling), None)
+
+    def register(
+        self,
+        name: str,
+        *params: Param,
+        aliases: Iterable[str] = (),
+        doc: str | None = None,
+        check: Callable[[Mapping[str, Any]], str | None] | None = None,
+        linear: bool = True,
+        build: Callable[..., Any] | None = None,
+        role: str = "",
+    ) -> Callable[[Any], Any]:
+        """Decorator registering a class or function under ``name`` (see the class docstring).
+
+        ``doc`` defaults to the first line of the implementation's docstring; ``build`` (see
+        :meth:`create`) defaults to the implementation itself.
+        """
+
+        def decorate(obj: Any) -> Any:
+            sig = {**_signature(obj), **_signature(build)}
+            resolved = []
+            for p in params:
+                if p.default is FROM_IMPLEMENTATION:
+                    q = sig.get(p.name)
+                    if q is None:
+                        raise AssertionError(f"{self.kind} {name}: {p.name!r} is not a parameter")
+                    default = REQUIRED if q.default is inspect.Parameter.empty else q.default
+                    p = Param(p.name, p.constraint, default, p.aliases, p.doc)
+                resolved.append(p)
+            text = doc if doc is not None else (inspect.getdoc(obj) or "").split("\n")[0]
+            self.add(
+                Entry(name, tuple(resolved), tuple(aliases), text, check, linear, obj, build, role)
+            )
+            return obj
+
+        return decorate
+
+    def create(self, spec: Any, /, **context: Any) -> Any:
+        """The object a spec names: ``build(**params, **context)``.
+
+        Parameters whose value is ``None`` and whose declared default is ``None`` ("the
+        implementation's default") are left out, so the builder's own default applies. Of
+        ``context`` (run facts such as ``width``, ``dtype``, ``rng``, ``epochs``,
+        ``steps_per_epoch``, and ``factory``: the registered implementation) only what the
+        builder's signature accepts is passed.
+        """
+        entry = self.lookup(spec.name)
+        fn = entry.build or entry.factory
+        kwargs = {
+            p.name: v
+            for p, (_, v) in zip(entry.params, spec.params, strict=True)
+            if not (v is None and p.default is None)
+        }
+        sig = _signature(fn)
+        takes_all = any(q.kind is inspect.Parameter.VAR_KEYWORD for q in sig.values())
+        context = {"factory": entry.factory, **context}
+        kwargs.update({k: v for k, v in context.items() if takes_all or k in sig})
+        return fn(**kwargs)
+
+    def entry_of(self, cls: type) -> Entry:
+        """The entry registered for exactly ``cls`` (no lazy loading: a class is registered
+        when it is defined)."""
+        for entry in self._entries.values():
+            if entry.factory is cls:
+                return entry
+        raise KeyError(f"{cls.__name__} is not registered as a {self.label}")
+
+    def validate(self, obj: Any) -> None:
+        """Check (and canonicalize) a registered frozen dataclass's fields with the declared
+        constraints, so the Python API and the spec language validate alike, once.
+
+        Raises:
+            ConfigError: a field outside its constraint (the message names entry and field).
+        """
+        entry = self.entry_of(type(obj))
+        values = {}
+        for p in entry.params:
+            values[p.name] = p.constraint.convert(getattr(obj, p.name), f"{entry.name} {p.name}")
+            object.__setattr__(obj, p.name, values[p.name])
+        if entry.check is not None and (msg := entry.check(values)):
+            raise ConfigError(f"{entry.name}: {msg}")
 
     def names(self) -> list[str]:
         """Canonical names, sorted."""
@@ -431,6 +666,7 @@ class Registry:
         return sorted({s for e in self.entries.values() for s in (e.name, *e.aliases)})
 
     def __contains__(self, name: object) -> bool:
+        self._load()
         return isinstance(name, str) and name_key(name) in self._keys
 
     def __iter__(self) -> Any:
@@ -442,6 +678,7 @@ class Registry:
         Raises:
             ConfigError: unknown name; the message lists the valid names.
         """
+        self._load()
         entry = self._keys.get(name_key(name))
         if entry is None:
             valid = self.valid_names()
@@ -451,368 +688,58 @@ class Registry:
         return entry
 
 
-# ------------------------------------------------------------------------------- the tables
+# ------------------------------------------------------------------ shared constraints
+#: Constraints many implementations use (declare beside the implementation with these).
+ANY = Real()
+POSITIVE = Real(0.0, None, "neither")  # > 0
+NONNEGATIVE = Real(0.0, None)  # >= 0
+UNIT = Real(0.0, 1.0)  # [0, 1]
+UNIT_OPEN_RIGHT = Real(0.0, 1.0, "left")  # [0, 1)
+DENSITY = Real(0.0, 1.0, "right")  # (0, 1]
+POSITIVE_INT = Integer(1)
+NONNEGATIVE_INT = Integer(0)
 
-_ANY = Real()
-_POS = Real(0.0, None, "neither")  # > 0
-_NONNEG = Real(0.0, None)  # >= 0
-_UNIT = Real(0.0, 1.0)  # [0, 1]
-_UNIT_OPEN_RIGHT = Real(0.0, 1.0, "left")  # [0, 1)
-_DENSITY = Real(0.0, 1.0, "right")  # (0, 1]
-_POS_INT = Integer(1)
-_NONNEG_INT = Integer(0)
-
-
-def _p(
-    name: str, constraint: Constraint, default: Any = REQUIRED, doc: str = "", *aliases: str
-) -> Param:
-    return Param(name, constraint, default, tuple(aliases), doc)
-
-
-# -- layers / activations (each "activation" layer is Linear followed by the activation)
+# ------------------------------------------------------------------ the registries
+# Each is filled by the @register decorators of the modules it names (imported on first use).
 LAYERS = Registry(
-    "layer",
-    "layer",
-    [
-        Entry("linear", aliases=("identity", "no_activation"), doc="linear layer, no activation"),
-        Entry("relu", doc="max(0, x)"),
-        Entry(
-            "leaky_relu",
-            (_p("alpha", _UNIT_OPEN_RIGHT, 0.01, "slope for x < 0"),),
-            doc="max(alpha x, x)",
-        ),
-        Entry(
-            "all_relu",
-            (_p("alpha", _ANY, REQUIRED, "slope for x < 0"),),
-            doc="alpha x if x < 0 else x",
-        ),
-        Entry(
-            "trelu",
-            (_p("epsilon", _NONNEG, REQUIRED, "threshold", "eps"),),
-            doc="0 if x < epsilon else x",
-        ),
-        Entry("sigmoid", aliases=("logistic",), doc="1 / (1 + exp(-x))"),
-        Entry("tanh", aliases=("hyperbolic_tangent",), doc="tanh x"),
-        Entry("gelu", doc="x Φ(x)"),
-        Entry("silu", aliases=("swish",), doc="x σ(x)"),
-        Entry("elu", (_p("alpha", _POS, 1.0),), doc="alpha (exp(x) - 1) if x < 0 else x"),
-        Entry("softplus", doc="log(1 + exp(x))"),
-        Entry(
-            "srelu",
-            (
-                _p("al", _ANY, 0.0, "left slope (learnable)"),
-                _p("tl", _ANY, 0.0, "left threshold (learnable)"),
-                _p("ar", _ANY, 0.0, "right slope (learnable)"),
-                _p("tr", _ANY, 1.0, "right threshold (learnable)"),
-            ),
-            doc="S-shaped ReLU with 4 learnable parameters; defaults = ReLU (Nerva's parser)",
-        ),
-        Entry("softmax", doc="row-wise softmax over the features"),
-        Entry("log_softmax", doc="row-wise log-softmax over the features"),
-        Entry(
-            "batch_norm",
-            aliases=("batch_normalization",),
-            doc="batch normalization (affine); consumes no layer size",
-            linear=False,
-        ),
-        Entry(
-            "dropout",
-            (_p("p", _UNIT_OPEN_RIGHT, 0.5, "probability of zeroing an activation", "rate"),),
-            doc="activation dropout layer; consumes no layer size",
-            linear=False,
-        ),
-    ],
-)
-
-LOSSES = Registry(
-    "loss",
-    "loss",
-    [
-        Entry("squared_error", doc="sum of (Y - T)^2"),
-        Entry("mse", aliases=("mean_squared_error",), doc="squared error / (K N)"),
-        Entry("cross_entropy", doc="-sum T log Y"),
-        Entry(
-            "softmax_cross_entropy",
-            aliases=("stable_softmax_cross_entropy",),
-            doc="-sum T log softmax(Y) (always computed stably)",
-        ),
-        Entry("logistic_cross_entropy", doc="-sum T log σ(Y)"),
-        Entry("nll", aliases=("negative_log_likelihood",), doc="-sum log((Y ⊙ T) 1)"),
-    ],
-)
-
-
-def _weight_decay(default: float = 0.0) -> Param:
-    return _p("weight_decay", _NONNEG, default, "L2 penalty (decoupled for adamw)")
-
-
-_BETAS = ListOf(_UNIT_OPEN_RIGHT, length=2)
-#: SMET's options of Adam/AdamW (see sprig.optimizers.Adam).
-_SMET_OPTIONS = (
-    _p("per_entry_steps", Bool(), False, "one step counter per stored entry (SMET)"),
-    _p("warmup_steps", _NONNEG_INT, 0, "momentum warm-up of young entries (SMET; 0 = off)"),
-)
-
-OPTIMIZERS = Registry(
-    "optimizer",
-    "optimizer",
-    [
-        Entry("sgd", (_weight_decay(),), aliases=("gradient_descent",), doc="w ← w - lr g"),
-        Entry(
-            "momentum",
-            (_p("momentum", _UNIT_OPEN_RIGHT, 0.9, "μ", "mu"), _weight_decay()),
-            doc="Δ ← μΔ - lr g; w ← w + Δ",
-        ),
-        Entry(
-            "nesterov",
-            (_p("momentum", _UNIT_OPEN_RIGHT, 0.9, "μ", "mu"), _weight_decay()),
-            doc="Δ ← μΔ - lr g; w ← w + μΔ - lr g",
-        ),
-        Entry(
-            "adam",
-            (
-                _p("betas", _BETAS, (0.9, 0.999)),
-                _p("eps", _POS, 1e-8, "", "epsilon"),
-                _weight_decay(),
-                *_SMET_OPTIONS,
-            ),
-            doc="Adam (Kingma & Ba 2015)",
-        ),
-        Entry(
-            "adamw",
-            (
-                _p("betas", _BETAS, (0.9, 0.999)),
-                _p("eps", _POS, 1e-8, "", "epsilon"),
-                _weight_decay(0.01),
-                *_SMET_OPTIONS,
-            ),
-            doc="Adam with decoupled weight decay (Loshchilov & Hutter 2019)",
-        ),
-        Entry(
-            "smet",
-            (
-                _p("betas", _BETAS, (0.9, 0.999)),
-                _p("eps", _POS, 1e-8, "", "epsilon"),
-                _weight_decay(),
-                _p("warmup_steps", _NONNEG_INT, 100, "momentum warm-up of regrown entries"),
-            ),
-            doc="SMET: Adam with per-entry step counters and momentum warm-up (Xiao 2026)",
-        ),
-    ],
-)
-
-_LR = _p("lr", _POS, REQUIRED, "initial learning rate", "learning_rate", "eta")
-
-
-def _cosine_check(kw: Mapping[str, Any]) -> str | None:
-    if kw["min_lr"] > kw["lr"]:
-        return f"min_lr must be <= lr, got min_lr={kw['min_lr']!r} > lr={kw['lr']!r}"
-    return None
-
-
-SCHEDULES = Registry(
-    "schedule",
-    "learning-rate schedule",
-    [
-        Entry("constant", (_LR,), doc="lr"),
-        Entry(
-            "time_based",
-            (_LR, _p("decay", _NONNEG, REQUIRED)),
-            doc="lr_{i+1} = lr_i / (1 + decay i) (Nerva, epoch-indexed)",
-        ),
-        Entry(
-            "step_based",
-            (_LR, _p("drop_rate", _POS), _p("change_rate", _POS)),
-            doc="lr drop_rate^floor((1 + i) / change_rate) (Nerva, epoch-indexed)",
-        ),
-        Entry(
-            "multistep",
-            (
-                _LR,
-                _p("milestones", ListOf(_NONNEG_INT, increasing=True), REQUIRED, "epochs"),
-                _p("gamma", _POS, 0.1),
-            ),
-            aliases=("multistep_lr",),
-            doc="lr gamma^#{milestones <= i} (Nerva MultiStepLR, epoch-indexed)",
-        ),
-        Entry(
-            "exponential",
-            (_LR, _p("change_rate", _NONNEG)),
-            doc="lr exp(-change_rate i) (Nerva, epoch-indexed)",
-        ),
-        Entry(
-            "cosine",
-            (
-                _LR,
-                _p(
-                    "total_steps",
-                    Optional(_POS_INT),
-                    None,
-                    "none = the whole run",
-                    "total",
-                    "epochs",
-                    "t_max",
-                ),
-                _p("min_lr", _NONNEG, 0.0, "", "eta_min"),
-            ),
-            check=_cosine_check,
-            doc="min_lr + (lr - min_lr)(1 + cos(π t / total_steps)) / 2",
-        ),
-        Entry(
-            "warmup",
-            (
-                _p("schedule", SpecOf("schedule")),
-                _p("steps", _NONNEG_INT, REQUIRED, "", "warmup_steps"),
-            ),
-            doc="linear ramp from 0 to the inner schedule over `steps`, then the inner schedule",
-        ),
-    ],
-)
-
-
-def _uniform_check(kw: Mapping[str, Any]) -> str | None:
-    return None if kw["a"] < kw["b"] else f"a must be < b, got a={kw['a']!r}, b={kw['b']!r}"
-
-
-INITIALIZERS = Registry(
-    "init",
-    "initializer",
-    [
-        Entry("xavier", doc="U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (Nerva Xavier)"),
-        Entry("xavier_normalized", doc="U(±sqrt(6/(fan_in + fan_out))) (Nerva)"),
-        Entry("xavier_uniform", aliases=("glorot_uniform",), doc="U(±sqrt(6/(fan_in + fan_out)))"),
-        Entry("xavier_normal", aliases=("glorot_normal",), doc="N(0, sqrt(2/(fan_in + fan_out)))"),
-        Entry("he", doc="N(0, sqrt(2/fan_in)) (Nerva He)"),
-        Entry("he_uniform", aliases=("kaiming_uniform",), doc="U(±sqrt(6/fan_in))"),
-        Entry("he_normal", aliases=("kaiming_normal",), doc="N(0, sqrt(2/fan_in))"),
-        Entry(
-            "uniform",
-            (_p("a", _ANY, -1.0, "low"), _p("b", _ANY, 1.0, "high")),
-            check=_uniform_check,
-            doc="U(a, b); Nerva's Uniform is U(-1, 1)",
-        ),
-        Entry("normal", (_p("mean", _ANY, 0.0), _p("std", _POS, 1.0)), doc="N(mean, std)"),
-        Entry("zero", aliases=("zeros",), doc="all zero"),
-        Entry("pytorch", doc="xavier_normalized weights, bias 0.01 (Nerva PyTorch)"),
-        Entry("none", doc="leave values as they are (Nerva's default for --layer-weights)"),
-    ],
-)
-
-_FRACTION = _p(
-    "fraction", _UNIT, REQUIRED, "fraction ζ of the stored weights", "zeta", "drop_fraction"
-)
-
-PRUNE = Registry(
-    "prune",
-    "prune criterion",
-    [
-        Entry("magnitude", (_FRACTION,), doc="drop the fraction with the smallest |w|"),
-        Entry(
-            "set", (_FRACTION,), doc="magnitude within positive and within negative weights (SET)"
-        ),
-        Entry("threshold", (_p("t", _NONNEG, REQUIRED, "", "threshold"),), doc="drop all |w| <= t"),
-        Entry("random", (_FRACTION,), doc="drop a uniformly random fraction"),
-        Entry("sensitivity", (_FRACTION,), doc="drop the fraction with the smallest |w g|"),
-        Entry(
-            "mest",
-            (
-                _FRACTION,
-                _p("lam", Optional(_NONNEG), None, "λ in |w| + λ|g|; none = default", "lambda"),
-            ),
-            doc="drop the smallest |w| + λ|g| (MEST)",
-        ),
-        Entry(
-            "soft_magnitude",
-            (_FRACTION, _p("temperature", _POS, 1.0)),
-            doc="sample drops with probability decreasing in |w| / temperature",
-        ),
-    ],
-)
-
-GROW = Registry(
-    "grow",
-    "grow criterion",
-    [
-        Entry("random", doc="uniformly random empty positions"),
-        Entry("gradient", doc="largest |dense gradient| (RigL)"),
-        Entry(
-            "sampled_gradient",
-            (
-                _p(
-                    "candidates",
-                    Optional(_POS_INT),
-                    None,
-                    "candidates per grown entry; none = default",
-                ),
-            ),
-            doc="largest |gradient| among randomly sampled candidates",
-        ),
-        Entry("momentum", doc="largest |momentum| (SNFS)"),
-    ],
-)
-
-# DST: every parameter is optional; none = the algorithm's default.
-_D_FRACTION = _p("fraction", Optional(_UNIT), None, "drop fraction", "drop_fraction", "zeta")
-_D_EVERY = _p(
-    "every", Optional(_POS_INT), None, "optimizer steps between updates", "delta_t", "interval"
-)
-_D_START = _p("start", Optional(_UNIT), None, "fraction of training when updates start", "t_start")
-_D_END = _p("end", Optional(_UNIT), None, "fraction of training when updates stop", "stop", "t_end")
-_D_DECAY = _p(
-    "decay", Optional(Choice(("cosine", "linear", "constant"))), None, "drop-fraction decay"
-)
-_D_INIT_DENSITY = _p("initial_density", Optional(_DENSITY), None, "density at the start")
-
-
-def _start_end_check(kw: Mapping[str, Any]) -> str | None:
-    s, e = kw.get("start"), kw.get("end")
-    if s is not None and e is not None and s >= e:
-        return f"start must be < end, got start={s!r}, end={e!r}"
-    return None
-
-
-DST = Registry(
-    "dst",
-    "DST algorithm",
-    [
-        Entry("static", doc="fixed random sparse topology"),
-        Entry(
-            "set",
-            (_D_FRACTION, _D_EVERY, _D_END),
-            doc="SET: magnitude (per sign) prune, random grow (Mocanu 2018)",
-        ),
-        Entry("magran", (_D_FRACTION, _D_EVERY, _D_END), doc="magnitude prune, random grow"),
-        Entry(
-            "rigl",
-            (_D_FRACTION, _D_EVERY, _D_END, _D_DECAY),
-            doc="magnitude prune, gradient grow (Evci 2020)",
-        ),
-        Entry(
-            "snfs",
-            (_D_FRACTION, _D_EVERY, _D_END, _D_DECAY),
-            doc="magnitude prune, momentum grow (Dettmers 2019)",
-        ),
-        Entry(
-            "mest",
-            (_D_FRACTION, _D_EVERY, _D_END, _p("lam", Optional(_NONNEG), None, "λ", "lambda")),
-            doc="MEST: |w| + λ|g| prune, random grow (Yuan 2021)",
-        ),
-        Entry(
-            "granet",
-            (_D_FRACTION, _D_EVERY, _D_START, _D_END, _D_INIT_DENSITY),
-            check=_start_end_check,
-            doc="GraNet: gradual pruning + zero-cost neuroregeneration (Liu 2021)",
-        ),
-        Entry(
-            "gmp",
-            (_D_EVERY, _D_START, _D_END, _D_INIT_DENSITY),
-            check=_start_end_check,
-            doc="gradual magnitude pruning, cubic schedule (Zhu & Gupta 2017)",
-        ),
-    ],
-)
+    "layer", "layer", ("sprig.activations", "sprig.layers.linear", "sprig.layers.srelu",
+                       "sprig.layers.softmax", "sprig.layers.batchnorm", "sprig.layers.dropout")
+)  # fmt: skip
+LOSSES = Registry("loss", "loss", ("sprig.losses",))
+OPTIMIZERS = Registry("optimizer", "optimizer", ("sprig.optimizers",))
+SCHEDULES = Registry("schedule", "learning-rate schedule", ("sprig.schedules",))
+INITIALIZERS = Registry("init", "initializer", ("sprig.initializers",))
+PRUNE = Registry("prune", "prune criterion", ("sprig.sparsity.prune",))
+GROW = Registry("grow", "grow criterion", ("sprig.sparsity.grow",))
+DST = Registry("dst", "DST algorithm", ("sprig.sparsity.algorithms",))
+LOADERS = Registry("loader", "dataset kind", ("sprig.data.loaders",))
 
 #: kind -> registry.
 REGISTRIES: dict[str, Registry] = {
     r.kind: r for r in (LAYERS, LOSSES, OPTIMIZERS, SCHEDULES, INITIALIZERS, PRUNE, GROW, DST)
 }
+#: Registries that are not spec kinds (no spec class; looked up by name only).
+OTHER_REGISTRIES: dict[str, Registry] = {LOADERS.kind: LOADERS}
+
+
+def help_text(kind: str, *, width: int = 100) -> str:
+    """One line per entry of a registry, ``signature  doc``, for ``--help`` texts.
+
+    >>> print(help_text("grow").splitlines()[1])
+      gradient                                  largest |dense gradient| (RigL)
+    """
+    import textwrap
+
+    reg = REGISTRIES[kind]
+    plural = reg.label[:-2] + "a" if reg.label.endswith("criterion") else reg.label + "s"
+    lines = [f"{plural}:"]
+    for e in sorted(reg, key=lambda e: e.name):
+        sig = e.signature()
+        aka = f" (also {', '.join(e.aliases)})" if e.aliases else ""
+        text = f"  {sig:<40}  {e.doc}{aka}" if len(sig) <= 40 else f"  {sig}\n{'':44}{e.doc}{aka}"
+        lines.extend(
+            textwrap.wrap(text, width, subsequent_indent=" " * 44, drop_whitespace=False)
+            if "\n" not in text
+            else text.split("\n")
+        )
+    return "\n".join(lines)

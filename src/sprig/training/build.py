@@ -1,4 +1,7 @@
-"""Typed specs → objects: the one place where names become layers, losses and optimizers.
+"""Typed specs → objects: the one place where specs become layers, losses and optimizers.
+
+Every name is looked up in :mod:`sprig.specs.registry`, where each implementation registered
+itself (with its parameters and constraints) beside its code; nothing here branches on a name.
 
 Conventions (shared by the CLI, config files and the estimator):
 
@@ -22,17 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from .. import activations, losses, optimizers, schedules
+from .. import schedules
 from ..errors import ConfigError
 from ..layers.activation import ActivationLayer
 from ..layers.base import Layer
-from ..layers.batchnorm import BatchNorm
-from ..layers.dropout import Dropout
 from ..layers.linear import InitFn, Linear, SparseLinear
-from ..layers.softmax import LogSoftmax, Softmax
-from ..layers.srelu import SReLU
 from ..losses.base import Loss
 from ..models.mlp import MLP
+from ..specs.registry import INITIALIZERS, LAYERS, LOSSES, OPTIMIZERS, SCHEDULES
 from ..specs.types import InitSpec, LayerSpec, LossSpec, OptimizerSpec, ScheduleSpec
 
 Schedule = Any
@@ -42,48 +42,26 @@ def build_loss(spec: LossSpec, reduction: str = "mean") -> Loss:
     """The loss named by ``spec`` (mean over the batch by default)."""
     if reduction not in ("sum", "mean"):
         raise ConfigError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
-    cls: Any = losses.REGISTRY[spec.name]
-    return cls(reduction=reduction, **spec.kwargs)  # type: ignore[no-any-return]
+    return LOSSES.create(spec, reduction=reduction)  # type: ignore[no-any-return]
 
 
 def build_optimizer(spec: OptimizerSpec) -> Any:
     """The update rule named by ``spec``."""
-    kwargs = spec.kwargs
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
-    return optimizers.REGISTRY[spec.name](**kwargs)
+    return OPTIMIZERS.create(spec)
 
 
 def build_schedule(spec: ScheduleSpec | float, *, steps_per_epoch: int, epochs: int) -> Schedule:
     """Learning rate per optimizer step from a spec whose parameters are in epochs."""
     if isinstance(spec, int | float):
         return schedules.Constant(float(spec))
-    kw = spec.kwargs
-    name = spec.name
-    if name == "constant":
-        return schedules.Constant(kw["lr"])
-    if name == "cosine":
-        total = kw.get("total_steps") or epochs
-        return schedules.Cosine(kw["lr"], int(total * steps_per_epoch), kw.get("min_lr", 0.0))
-    if name == "warmup":
-        inner = build_schedule(kw["schedule"], steps_per_epoch=steps_per_epoch, epochs=epochs)
-        return schedules.LinearWarmup(inner, int(kw["steps"]) * steps_per_epoch)
-    cls = schedules.REGISTRY[name]
-    if name == "multistep":
-        kw["milestones"] = tuple(int(m) for m in kw["milestones"])
-    return schedules.PerEpoch(cls(**kw), steps_per_epoch)
+    return SCHEDULES.create(spec, steps_per_epoch=steps_per_epoch, epochs=epochs)
 
 
 def build_init(spec: InitSpec | None) -> InitFn | None:
     """An initializer function ``(n, fan_in, fan_out, rng) -> values`` (``None``: default)."""
     if spec is None:
         return None
-    from .. import initializers
-
-    if spec.name == "none":
-        return lambda n, fan_in, fan_out, rng: np.zeros(n)  # Nerva's "leave as is" → zeros
-    init = initializers.REGISTRY[spec.name](**spec.kwargs)
-    return init  # type: ignore[no-any-return]
+    return INITIALIZERS.create(spec)  # type: ignore[no-any-return]
 
 
 def _broadcast(values: Sequence[Any], n: int, what: str) -> list[Any]:
@@ -134,12 +112,7 @@ def build_layers(
         layer_rng = np.random.default_rng(rng.integers(2**63))
         first = len(out)
         if not spec.is_linear:
-            if spec.name == "batch_norm":
-                out.append(BatchNorm(width, dtype=dtype, **spec.kwargs))
-            elif spec.name == "dropout":
-                out.append(Dropout(width, rng=layer_rng, dtype=dtype, **spec.kwargs))
-            else:  # pragma: no cover - the registry only has these non-linear kinds
-                raise ConfigError(f"unsupported layer {spec}")
+            out.append(LAYERS.create(spec, features=width, dtype=dtype, rng=layer_rng))
             if owners is not None:
                 owners.append(index)
             continue
@@ -162,15 +135,12 @@ def build_layers(
                     dtype=dtype,
                 )
             )
-        name, kw = spec.name, spec.kwargs
-        if name == "srelu":
-            out.append(SReLU(d_out, dtype=dtype, **kw))
-        elif name == "softmax":
-            out.append(Softmax(d_out, dtype=dtype))
-        elif name == "log_softmax":
-            out.append(LogSoftmax(d_out, dtype=dtype))
-        elif name != "linear":
-            out.append(ActivationLayer(activations.REGISTRY[name](**kw), d_out, dtype=dtype))
+        if spec.entry.role == "activation":
+            out.append(ActivationLayer(LAYERS.create(spec), d_out, dtype=dtype))
+        else:  # a layer of its own (srelu, softmax...) or nothing (linear)
+            after = LAYERS.create(spec, features=d_out, dtype=dtype, rng=layer_rng)
+            if after is not None:
+                out.append(after)
         width = d_out
         j += 1
         if owners is not None:

@@ -81,13 +81,33 @@ class MetricsLogger(Callback):
         self._write_csv(state.history)
 
     def _write_csv(self, rows: list[dict[str, Any]]) -> None:
+        flat = [csv_row(r) for r in rows]
         keys: list[str] = []
-        for r in rows:
-            keys += [k for k in r if k not in keys and not isinstance(r[k], dict | list)]
+        for r in flat:
+            keys += [k for k in r if k not in keys]
         with open(self.csv, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
             w.writeheader()
-            w.writerows(rows)
+            w.writerows(flat)
+
+
+def csv_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A metrics row as flat CSV columns: its scalars, ``nnz/<layer path>`` and
+    ``density/<layer path>`` of every affine layer, and the epoch's topology updates summed
+    (``dst_updates``, ``dst_pruned``, ``dst_grown``) with the network's ``explored`` fraction
+    after the last of them."""
+    out = {k: v for k, v in row.items() if not isinstance(v, dict | list)}
+    for path, info in (row.get("layers") or {}).items():
+        out[f"nnz/{path}"] = info.get("nnz")
+        out[f"density/{path}"] = info.get("density")
+    updates = row.get("dst")
+    if isinstance(updates, list) and updates:
+        out["dst_updates"] = len(updates)
+        out["dst_pruned"] = sum(int(x.get("pruned", 0)) for u in updates for x in u["layers"])
+        out["dst_grown"] = sum(int(x.get("grown", 0)) for u in updates for x in u["layers"])
+        if "explored" in updates[-1]:
+            out["explored"] = updates[-1]["explored"]
+    return out
 
 
 class EarlyStopping(Callback):
@@ -188,13 +208,14 @@ class ProgressBar(Callback):
                 f"epoch {logs['epoch']:>3}",
                 f"lr {logs['lr']:.4g}",
                 f"loss {logs['train_loss']:.4f}",
-                f"acc {logs['train_accuracy']:.4f}",
             ]
-            if "test_accuracy" in logs:
-                parts += [
-                    f"test_loss {logs['test_loss']:.4f}",
-                    f"test_acc {logs['test_accuracy']:.4f}",
-                ]
+            if "train_accuracy" in logs:
+                parts.append(f"acc {logs['train_accuracy']:.4f}")
+            for part in ("val", "test"):
+                if f"{part}_loss" in logs:
+                    parts.append(f"{part}_loss {logs[f'{part}_loss']:.4f}")
+                if f"{part}_accuracy" in logs:
+                    parts.append(f"{part}_acc {logs[f'{part}_accuracy']:.4f}")
             parts.append(f"{logs['seconds']:.2f}s")
             print("  ".join(parts), flush=True)
 

@@ -21,6 +21,8 @@ last checkpoint ends with the same weights, bit for bit, as an uninterrupted run
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +207,132 @@ class Checkpoint(Callback):
 
     def on_epoch_end(self, state: TrainState, logs: dict[str, Any]) -> None:
         save_checkpoint(self.path, state, self.config)
+
+
+# ---------------------------------------------------------------- reading a model's stored layout
+# What `sprig info/evaluate/export` need to know about a stored model, so that they never decode
+# key names themselves (the layout belongs to the model and this module).
+
+
+def model_state_of(arrays: dict[str, Any]) -> dict[str, Any]:
+    """The model's ``state_dict`` inside a checkpoint's arrays."""
+    return {k[len("model/") :]: v for k, v in arrays.items() if k.startswith("model/")}
+
+
+@dataclass(frozen=True)
+class StoredLinear:
+    """One affine layer of a stored state dict (without building it).
+
+    Attributes:
+        kind: ``"dense"`` or ``"sparse"``.
+        shape: ``(out_features, in_features)``.
+        nnz: stored weights.
+        bias: number of bias values (0 without bias).
+        keys: the state-dict keys that belong to this layer.
+    """
+
+    kind: str
+    shape: tuple[int, ...]
+    nnz: int
+    bias: int
+    keys: tuple[str, ...]
+
+
+def stored_linear_layers(state: Mapping[str, Any]) -> dict[int, StoredLinear]:
+    """The affine layers of a model state dict, by layer index, in order.
+
+    Raises:
+        CheckpointError: a layer's arrays are missing or malformed.
+    """
+    out: dict[int, StoredLinear] = {}
+    for key in state:
+        head, _, rest = key.partition(".")
+        if not head.isdigit() or rest not in ("weight", "weight.indptr"):
+            continue
+        i = int(head)
+        try:
+            if rest == "weight.indptr":
+                shape = tuple(int(s) for s in np.asarray(state[f"{i}.weight.shape"]).reshape(-1))
+                nnz, kind = int(np.asarray(state[f"{i}.weight.data"]).size), "sparse"
+            else:
+                shape = tuple(np.asarray(state[key]).shape)
+                nnz, kind = int(np.prod(shape)), "dense"
+        except KeyError as e:
+            raise CheckpointError(f"layer {i} of the weights is incomplete: missing {e}") from None
+        bias = int(np.asarray(state.get(f"{i}.bias", np.zeros(0))).size)
+        keys = tuple(k for k in state if k.partition(".")[0] == head)
+        out[i] = StoredLinear(kind, shape, nnz, bias, keys)
+    return dict(sorted(out.items()))
+
+
+def match_stored_kinds(layers: list[Any], state: Mapping[str, Any]) -> list[Any]:
+    """``layers`` with each affine layer turned sparse or dense as ``state`` stores it (a
+    dense-to-sparse run changes that during training); other layers are kept."""
+    from ..layers.linear import Linear, SparseLinear
+    from ..matrices.csr import CSRMatrix
+
+    kinds = {i: s.kind for i, s in stored_linear_layers(state).items()}
+    out = list(layers)
+    for i, layer in enumerate(out):
+        dtype = getattr(layer, "dtype", None)
+        if isinstance(layer, Linear) and kinds.get(i) == "sparse":
+            W = CSRMatrix.from_dense(np.ones((layer.out_features, layer.in_features)), dtype=dtype)
+            out[i] = SparseLinear(
+                layer.in_features,
+                layer.out_features,
+                weight=W,
+                bias=layer.bias is not None,
+                dtype=dtype,
+            )
+        elif isinstance(layer, SparseLinear) and kinds.get(i) == "dense":
+            out[i] = Linear(
+                layer.in_features, layer.out_features, bias=layer.bias is not None, dtype=dtype
+            )
+    return out
+
+
+def linear_model_from_state(state: Mapping[str, Any]) -> Any:
+    """A model of just the affine layers of a state dict (no activations: enough for Nerva's
+    ``W1, b1, …`` export and for validating the arrays).
+
+    Raises:
+        CheckpointError: malformed arrays, or no affine layer at all.
+    """
+    from ..layers.linear import Linear, SparseLinear
+    from ..matrices.csr import CSRMatrix
+    from ..models.mlp import MLP
+
+    layers: list[Any] = []
+    for i, stored in stored_linear_layers(state).items():
+        has_bias = stored.bias > 0 or f"{i}.bias" in state
+        try:
+            if stored.kind == "sparse":
+                shape = stored.shape
+                data = np.asarray(state[f"{i}.weight.data"])
+                dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float32)
+                W = CSRMatrix(
+                    shape,  # type: ignore[arg-type]
+                    np.ascontiguousarray(state[f"{i}.weight.indptr"], np.int64),
+                    np.ascontiguousarray(state[f"{i}.weight.indices"], np.int32),
+                    np.ascontiguousarray(data, dtype),
+                )
+                layer: Any = SparseLinear(shape[1], shape[0], weight=W, bias=has_bias, dtype=dtype)
+            else:
+                Wd = np.asarray(state[f"{i}.weight"])
+                if Wd.ndim != 2 or Wd.dtype.kind != "f":
+                    raise CheckpointError(
+                        f"layer {i} weight has shape {Wd.shape} and dtype "
+                        f"{Wd.dtype}; expected a 2-D float array"
+                    )
+                layer = Linear(Wd.shape[1], Wd.shape[0], bias=has_bias, dtype=Wd.dtype)
+                layer.weight[...] = Wd
+            if has_bias:
+                layer.bias[...] = np.asarray(state[f"{i}.bias"]).reshape(layer.out_features)
+        except (KeyError, ValueError, TypeError) as e:
+            if isinstance(e, CheckpointError):
+                raise
+            raise CheckpointError(f"layer {i} of the weights is invalid: {e}") from None
+        layers.append(layer)
+    if not layers:
+        raise CheckpointError("the weights hold no linear layer")
+    return MLP(layers)

@@ -33,15 +33,22 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..sparsity import algorithms as A
-from ..sparsity.info import GradientSample, LayerInfo, momentum_of
+from ..sparsity import grow as G
+from ..sparsity.info import (
+    GRADIENT,
+    GRADIENT_SAMPLE,
+    MOMENTUM,
+    GradientSample,
+    LayerInfo,
+    momentum_of,
+)
+from ..specs.registry import DST, GROW, PRUNE, Period
 from ..specs.types import DSTSpec, parse_dst
 from .callbacks import Callback
 from .state import TrainState
 
 #: Last entropy word of the DST generator's seed (ASCII "DST"); see ``data.batching``.
 DST_TAG = 0x445354
-_NEEDS_SAMPLE = {"rigl", "granet", "snfs"}
-_NEEDS_GRAD = {"mest"}
 
 
 class TopologyUpdate(Callback):
@@ -55,9 +62,10 @@ class TopologyUpdate(Callback):
     def __init__(self, algorithm: A.DSTAlgorithm, *, seed: int = 0) -> None:
         self.algorithm = algorithm
         self.seed = seed
-        self.needs_sample = algorithm.name in _NEEDS_SAMPLE
-        self.needs_grad = algorithm.name in _NEEDS_GRAD
-        self.needs_momentum = algorithm.redistribute
+        needs = algorithm.needs  # declared by its criteria, never inferred from names
+        self.needs_sample = GRADIENT_SAMPLE in needs
+        self.needs_grad = GRADIENT in needs
+        self.needs_momentum = MOMENTUM in needs
 
     @property
     def unit(self) -> str:
@@ -136,7 +144,20 @@ class TopologyUpdate(Callback):
             rows.append({"layer": name.rpartition(".")[0], **edit.stats.__dict__})
         dst = state.extra["dst"]
         dst["updates"] += 1
-        dst["last_epoch"].append({"t": t, "layers": rows})
+        ever = self.algorithm.record.ever_active
+        size = sum(W.shape[0] * W.shape[1] for W, _ in layers.values())
+        seen = sum(ever[name].size for name in layers if name in ever)
+        dst["last_epoch"].append(
+            {
+                "t": t,
+                "unit": self.unit,
+                "step": state.step,
+                "epoch": state.epoch + 1,
+                # the network's ITOP rate: positions ever active / all positions
+                "explored": seen / size if size else 1.0,
+                "layers": rows,
+            }
+        )
         rec = self.algorithm.record.state_dict()
         state.extra["dst_record"] = {"initial_nnz": rec["initial_nnz"]}
         for k, v in rec["ever_active"].items():
@@ -150,61 +171,84 @@ def make_algorithm(
     steps_per_epoch: int,
     final_density: float | None = None,
 ) -> A.DSTAlgorithm:
-    """A DST algorithm from its spec, with the published defaults where a parameter is unset.
+    """A DST algorithm from its spec, with the published defaults where a parameter is unset
+    (each algorithm's spec builder, registered beside its constructor in
+    :mod:`sprig.sparsity.algorithms`).
 
-    ``every`` is in the algorithm's own unit (epochs for SET/MagRan/SNFS/MEST, optimizer
-    steps for RigL/GraNet/GMP); ``start``/``end`` are fractions of the whole run.
+    ``every`` is a period with its unit (``every=100 steps``, ``every=1 epoch``; any
+    algorithm takes either, :func:`~sprig.sparsity.algorithms.retime`) or a bare number in
+    the algorithm's own unit (epochs for SET/MagRan/SNFS/MEST, optimizer steps for
+    RigL/GraNet/GMP); ``start``/``end`` are fractions of the whole run.
     ``final_density`` is the target of the dense-to-sparse algorithms (GMP, GraNet).
     """
     if isinstance(spec, str):
         spec = parse_dst(spec)
-    kw = {k: v for k, v in spec.kwargs.items() if v is not None}
-    total = epochs * steps_per_epoch
-    name = spec.name
-    if name == "static":
-        return A.static()
-    if name == "set":
-        return A.set_(kw.get("fraction", 0.3), every=kw.get("every", 1))
-    if name == "magran":
-        end = kw.get("end")
-        return A.magran(
-            kw.get("fraction", 0.3),
-            every=kw.get("every", 1),
-            total=None if end is None else max(1, int(end * epochs)),
-        )
-    if name == "rigl":
-        return A.rigl(
-            total,
-            alpha=kw.get("fraction", 0.3),
-            delta_t=kw.get("every", 100),
-            end_fraction=kw.get("end", 0.75),
-        )
-    if name == "snfs":
-        return A.snfs(epochs, prune_rate=kw.get("fraction", 0.5), every=kw.get("every", 1))
-    if name == "mest":
-        return A.mest(lam=kw.get("lam", 1.0), every=kw.get("every", 5))
-    if name in ("gmp", "granet"):
-        if final_density is None:
-            raise ConfigError(f"{name} needs a final density (the overall density option)")
-        start = int(kw.get("start", 0.0) * total)
-        end = int(kw.get("end", 0.75) * total)
-        if end <= start:
-            raise ConfigError(f"{name}: end must be after start, got start={start}, end={end}")
-        init_d = kw.get("initial_density", 1.0)
-        if name == "gmp":
-            every = kw.get("every", max(1, (end - start) // 20))
-            return A.gmp(final_density, start=start, end=end, delta_t=every, initial_density=init_d)
-        every = kw.get("every", max(1, (end - start) // 20))
-        return A.granet(
-            final_density,
-            start=start,
-            end=end,
-            total_steps=total,
-            delta_t=every,
-            initial_density=init_d,
-            alpha=kw.get("fraction", 0.5),
-        )
-    raise ConfigError(f"unknown DST algorithm {name!r}")  # pragma: no cover
+    every = spec.get("every")
+    if isinstance(every, Period):  # an explicit unit: build with the default, then retime
+        spec = spec.replace(every=None)
+    alg = DST.create(
+        spec, epochs=epochs, steps_per_epoch=steps_per_epoch, final_density=final_density
+    )
+    if isinstance(every, Period):
+        alg = A.retime(alg, every, steps_per_epoch)
+    return alg  # type: ignore[no-any-return]
+
+
+def algorithm_from_config(
+    config: Any, *, epochs: int, steps_per_epoch: int, final_density: float | None = None
+) -> A.DSTAlgorithm | None:
+    """The DST algorithm of a :class:`~sprig.specs.config.TrainConfig` (``None``: static).
+
+    ``dst`` gives the algorithm; ``prune``/``grow`` given with it replace its criteria (the
+    others and its schedules stay); ``prune`` without ``dst`` (or with ``static``) is Nerva's
+    prune-and-grow every epoch after the first, growing by ``grow`` (default random).
+
+    Raises:
+        ConfigError: a combination that cannot work (``grow`` with an algorithm that never
+            grows, ``grow`` without ``prune`` for static training, a fraction-based prune
+            criterion with a density-target algorithm).
+    """
+    spec = config.dst
+    if spec is not None and spec.name == "static":
+        if config.grow is not None and config.prune is None:
+            raise ConfigError(
+                f"grow={config.grow} needs prune: DST algorithm 'static' never changes the topology"
+            )
+        spec = None  # static + prune = Nerva's prune-and-grow
+    if spec is None:
+        if config.prune is None:
+            return None
+        return nerva_prune_grow(config.prune, config.grow, config.grow_weights)
+    alg = make_algorithm(
+        spec, epochs=epochs, steps_per_epoch=steps_per_epoch, final_density=final_density
+    )
+    if config.prune is not None or config.grow is not None:
+        alg = nerva_prune_grow(config.prune, config.grow, config.grow_weights, base=alg)
+    return alg
+
+
+def check_inputs(algorithm: A.DSTAlgorithm, optimizers: Any, model: Any) -> None:
+    """Refuse, before training, an algorithm whose declared needs the run cannot provide.
+
+    ``optimizers`` is what the trainer takes: one update rule, or a map from name patterns
+    (or layer indices) to rules.
+
+    Raises:
+        ConfigError: the algorithm needs momentum but a sparse layer's optimizer keeps none.
+    """
+    if MOMENTUM not in algorithm.needs:
+        return
+    from .state import rule_for
+
+    for name, W in model.sparse_weights().items():
+        opt = rule_for(name, optimizers)
+        if momentum_of(opt.init(np.zeros(1, dtype=W.dtype))) is None:
+            label = getattr(opt, "name", type(opt).__name__)
+            raise ConfigError(
+                f"DST algorithm {algorithm.name!r} needs the optimizer's momentum, but "
+                f"optimizer {label!r} of {name} keeps none; use momentum, nesterov, adam, "
+                "adamw or smet"
+            )
 
 
 def topology_update_from_spec(
@@ -225,62 +269,53 @@ def topology_update_from_spec(
 
 
 def _prune_criterion(spec: Any) -> tuple[Any, float]:
-    """(criterion, fraction) for a prune spec."""
-    from ..sparsity import prune as P
-
-    kw = spec.kwargs
-    name = spec.name
-    if name == "threshold":
-        return P.threshold(kw["t"]), 0.0
-    if name == "mest":
-        return P.mest(kw.get("lam") or 1.0), kw["fraction"]
-    if name == "soft_magnitude":
-        return P.soft_magnitude(kw.get("temperature") or 1.0), kw["fraction"]
-    return P.PRUNE_CRITERIA[name], kw["fraction"]
+    """(criterion, fraction) for a prune spec (``threshold`` decides its own count)."""
+    return PRUNE.create(spec), spec.get("fraction", 0.0)
 
 
 def _grow_criterion(spec: Any) -> Any:
-    from ..sparsity import grow as G
-
-    if spec is None or spec.name == "random":
-        return G.random_grow
-    if spec.name == "sampled_gradient":
-        c = spec.get("candidates") or 10.0
-
-        def grow(W: Any, k: int, rng: Any, info: Any = None, *, exclude: Any = None) -> Any:
-            return G.sampled_gradient_grow(W, k, rng, info, exclude=exclude, candidates=c)
-
-        return grow
-    return {"gradient": G.gradient_grow, "momentum": G.momentum_grow}[spec.name]
+    return G.random_grow if spec is None else GROW.create(spec)
 
 
 def nerva_prune_grow(
     prune: Any, grow: Any = None, grow_weights: Any = None, *, base: A.DSTAlgorithm | None = None
 ) -> A.DSTAlgorithm:
     """Nerva's ``--prune/--grow/--grow-weights``: prune then regrow as many at the start of
-    every epoch after the first (or replace ``base``'s criteria, keeping its schedule).
+    every epoch after the first (or, with ``base``, replace the criteria that are given and
+    keep ``base``'s others and its schedules).
 
     ``threshold(t)`` prunes every ``|w| ≤ t``; the others prune their ``fraction``. Grown
     weights are drawn from ``grow_weights`` (Nerva's default: Xavier); just-pruned positions
     are not regrown in the same update (as Nerva).
+
+    Raises:
+        ConfigError: a grow criterion for a ``base`` algorithm that never grows (GMP, static).
     """
     import dataclasses
 
     from ..sparsity.schedules import UpdateSchedule, constant
     from .build import build_init
 
-    criterion, fraction = _prune_criterion(prune)
-    grower = _grow_criterion(grow)
     init = build_init(grow_weights)
     if base is not None:
-        return dataclasses.replace(
-            base, prune=criterion, grow=grower, new_init=init, record=A.TopologyRecord()
-        )
-    name = "set" if prune.name == "set" else prune.name
+        if grow is not None and base.grow is None:
+            raise ConfigError(
+                f"grow={grow} cannot be used with DST algorithm {base.name!r}: it never grows "
+                "(give a DST algorithm that regrows, e.g. SET or RigL, or drop grow)"
+            )
+        changes: dict[str, Any] = {"new_init": init, "record": A.TopologyRecord()}
+        if prune is not None:
+            changes["prune"] = _prune_criterion(prune)[0]
+        if grow is not None:
+            changes["grow"] = _grow_criterion(grow)
+        return dataclasses.replace(base, **changes)
+    if prune is None:
+        raise ConfigError("Nerva-style prune-and-grow needs a prune criterion")
+    criterion, fraction = _prune_criterion(prune)
     return A.DSTAlgorithm(
-        name,
+        prune.name,
         criterion,
-        grower,
+        _grow_criterion(grow),
         fraction=constant(fraction),
         update=UpdateSchedule(every=1, unit="epoch"),
         exclude_dropped=True,

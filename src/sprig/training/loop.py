@@ -19,7 +19,11 @@ Tasks: ``"classification"`` (one-hot targets, accuracy reported), ``"regression"
 dataset's float targets ``t``) and ``"reconstruction"`` (the target is the clean input, e.g.
 an autoencoder); the last two report losses only. A model with several outputs (heads) is
 trained with a :class:`~sprig.losses.HeadsLoss` (a plain loss is wrapped, mean over heads) and
-evaluated on :meth:`~sprig.models.Model.combine` of its outputs. With a validation split
+evaluated on :meth:`~sprig.models.Model.combine` of its outputs.
+
+Each epoch's row also counts the FLOPs of a forward pass per sample and of a training step
+(from the stored weights, :func:`flops`) and the cumulative training time
+(``total_seconds``). With a validation split
 (:meth:`~sprig.data.datasets.Dataset.split_validation`) every epoch also reports
 ``val_loss`` (and ``val_accuracy``), which early stopping and keep-best should monitor.
 
@@ -52,6 +56,19 @@ PHASES = ("data", "forward", "backward", "optimizer", "topology", "evaluate")
 
 
 TASKS = ("classification", "regression", "reconstruction")
+
+
+def flops(model: Model, batch_size: int) -> dict[str, int]:
+    """Multiply-add FLOPs (2 per stored weight and sample) counted from the affine layers'
+    stored weights: ``flops_forward`` per sample, and ``flops_train_step`` for one training
+    step of ``batch_size`` samples (forward, backward-data, weight gradient: 3 products per
+    layer, 2 for the first layer, which needs no input gradient)."""
+    fwd = train = 0
+    for i, layer in enumerate(model.affine_modules().values()):
+        f = 2 * layer.nnz
+        fwd += f
+        train += f * (2 if i == 0 else 3)
+    return {"flops_forward": int(fwd), "flops_train_step": int(train * batch_size)}
 
 
 def _as_heads_loss(loss: Any, model: Model) -> Any:
@@ -135,6 +152,9 @@ class Trainer:
         task: ``"classification"``, ``"regression"`` or ``"reconstruction"``.
         micro_batches: split each batch into this many chunks and accumulate their
             gradients before the step (gradient accumulation; same update, less memory).
+        shard: ``(rank, world_size)`` for data-parallel training: this process trains on
+            its slice of every global batch (see :mod:`sprig.training.distributed`, whose
+            ``DataParallel`` callback combines the ranks' gradients).
     """
 
     def __init__(
@@ -158,6 +178,7 @@ class Trainer:
         epoch_batches: Callable[[int], Batches] | None = None,
         task: str = "classification",
         micro_batches: int = 1,
+        shard: tuple[int, int] | None = None,
     ) -> None:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
             raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
@@ -173,6 +194,15 @@ class Trainer:
             raise ConfigError(f"micro_batches must be a positive integer, got {micro_batches!r}")
         if clip_norm is not None and not clip_norm > 0:
             raise ConfigError(f"clip_norm must be > 0, got {clip_norm!r}")
+        if shard is not None:
+            rank, size = shard
+            if not (isinstance(size, int) and size >= 1 and isinstance(rank, int)):
+                raise ConfigError(f"shard must be (rank, world_size), got {shard!r}")
+            if not 0 <= rank < size or batch_size < size:
+                raise ConfigError(
+                    f"shard {shard}: need 0 <= rank < world_size <= batch_size ({batch_size})"
+                )
+        self.shard = shard
         self.loss = _as_heads_loss(loss, model)
         self.task = task
         self.micro_batches = micro_batches
@@ -375,11 +405,30 @@ class Trainer:
                 {} if any(cb.wants_taps(st) for cb in self.callbacks) else None
             )
             params = model.params()
-            if self.micro_batches > 1:
+            global_n = len(batch.y)
+            if self.shard is not None:
+                from .distributed import shard
+
+                cols = shard(global_n, *self.shard)
+                batch = type(batch)(
+                    np.ascontiguousarray(batch.Xt[:, cols]),
+                    np.ascontiguousarray(batch.Tt[:, cols]),
+                    batch.y[cols],
+                    batch.rows[cols],
+                )
+            if len(batch.y) == 0:  # a last partial batch smaller than the number of ranks
+                value, Y = 0.0, None
+                for p in params.values():
+                    p.grad[...] = 0
+            elif self.micro_batches > 1:
                 value, Y = self._accumulated(batch, taps, params)
             else:
                 value, Y = self._forward_backward(batch.Xt, batch.Tt, taps)
-            grads = {"params": params, "batch_size": len(batch.y)}
+            grads = {
+                "params": params,
+                "batch_size": len(batch.y),
+                "global_batch_size": global_n,
+            }
             for cb in self.callbacks:
                 cb.on_gradients(st, grads)
             t3 = time.perf_counter()
@@ -395,12 +444,18 @@ class Trainer:
             tm["optimizer"] += t4 - t3
             n = len(batch.y)
             st.loss_sum += value * (n if self.loss.reduction == "mean" else 1.0)
-            if classify:
+            if classify and Y is not None:
                 st.correct += int(np.sum(np.argmax(model.combine(Y), axis=0) == batch.y))
             st.seen += n
             st.step += 1
             st.batch_in_epoch += 1
-            logs: dict[str, Any] = {"loss": value, "lr": lr, "batch_size": n, "taps": taps}
+            logs: dict[str, Any] = {
+                "loss": value,
+                "lr": lr,
+                "batch_size": n,
+                "global_batch_size": global_n,
+                "taps": taps,
+            }
             for cb in self.callbacks:
                 cb.on_batch_end(st, logs)
             tm["topology"] += logs.get("topology_seconds", 0.0)
@@ -441,11 +496,15 @@ class Trainer:
         st.timers["evaluate"] = time.perf_counter() - t
         row["seconds"] = seconds
         row.update({f"time_{k}": v for k, v in st.timers.items()})
+        row["total_seconds"] = (st.history[-1].get("total_seconds", 0.0) if st.history else 0.0) + (
+            seconds
+        )
         layers = {}
         for path, layer in model.affine_modules().items():
             dense = layer.in_features * layer.out_features
             layers[path] = {"nnz": layer.nnz, "density": layer.nnz / dense}
         row["layers"] = layers
+        row.update(flops(model, self.batch_size))
         if "dst" in st.extra:
             row["dst"] = st.extra["dst"].get("last_epoch", {})
         st.history.append(row)
