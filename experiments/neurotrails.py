@@ -48,7 +48,8 @@ def _write(path: Path, row: dict[str, Any]) -> None:
 
 def _plan(a: argparse.Namespace, n_blocks: int) -> list[tuple[str, int]]:
     nt = [("neurotrails", k) for k in a.head_blocks if k <= n_blocks]
-    return [("sparse", 0), ("dense", 0), *nt, ("treenet", a.treenet_k), ("ensemble", 0)]
+    runs = [("sparse", 0), ("dense", 0), *nt, ("treenet", a.treenet_k), ("ensemble", 0)]
+    return [(m, k) for m, k in runs if m in a.methods]
 
 
 def part_sprig(a: argparse.Namespace) -> None:
@@ -180,13 +181,14 @@ def _ms(xs: list[float], scale: float = 1.0, digits: int = 2) -> str:
 def report(a: argparse.Namespace) -> None:
     for part in ("sprig", "torch"):
         path = Path(a.out) / f"{part}.jsonl"
+        title = f"{part} ({a.out})"
         if not path.exists():
             continue
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
         for r in rows:
             groups.setdefault((r["method"], r["k"]), []).append(r)
-        print(f"\n### {part}\n")
+        print(f"\n### {title}\n")
         print("| method | k | seeds | accuracy % | NLL | ECE % | disagreement % | "
               "parameters | FLOPs/prediction | train s |")  # fmt: skip
         print("|---|---|---|---|---|---|---|---|---|---|")
@@ -208,6 +210,9 @@ def main() -> None:
     p.add_argument("--heads", type=int, default=3)
     p.add_argument("--head-blocks", type=int, nargs="+", default=[1, 2, 3, 4])
     p.add_argument("--treenet-k", type=int, default=2)
+    p.add_argument(
+        "--methods", nargs="+", default=["sparse", "dense", "neurotrails", "treenet", "ensemble"]
+    )
     p.add_argument("--threads", type=int, default=1)
     # sprig MLP on Fashion-MNIST
     p.add_argument("--train", type=int, default=10000)
