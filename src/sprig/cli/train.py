@@ -34,6 +34,7 @@ from ..specs.config import TrainConfig
 from ..training.assemble import assemble, resolve_config, resolve_data
 from ..training.callbacks import BlockAtStep
 from ..training.checkpoint import restore_checkpoint
+from ..training.distributed import DataParallel, init_from_env
 
 
 def default_run_dir(config: TrainConfig) -> Path:
@@ -82,12 +83,30 @@ def run_train(
         config = dataclasses.replace(config, run_dir=str(run_dir))
     else:
         run_dir = resume
+    # data-parallel under torchrun (WORLD_SIZE > 1): every rank trains its slice of each
+    # batch; only rank 0 writes files and prints
+    rank, size = init_from_env()
+    lead = rank == 0
     # everything that can fail on bad input (weights to load, ...) happens before the run
     # directory is created, so a failed start leaves nothing behind
     run = assemble(
-        config, data=data, normalization=norm, run_dir=run_dir, resolve=False, progress=progress
+        config,
+        data=data,
+        normalization=norm,
+        run_dir=run_dir if lead else None,
+        resolve=False,
+        progress=progress and lead,
+        lines=lead,
+        trainer_options={"shard": (rank, size)} if size > 1 else None,
     )
     trainer, model = run.trainer, run.model
+    if size > 1:
+        trainer.callbacks.insert(0, DataParallel())  # first: before the topology update
+        if not lead:  # the same run, read-only: rank 0 writes everything
+            if resume is not None:
+                restore_checkpoint(trainer.state, run_dir / "checkpoint.npz")
+            history = trainer.fit(data)
+            return history[-1] if history else {}
     block = BlockAtStep.from_env()  # crash tests: stop at an exact step until killed
     if block is not None:
         trainer.callbacks.append(block)
