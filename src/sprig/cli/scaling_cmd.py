@@ -16,8 +16,14 @@ from typing import Any
 from ..errors import ConfigError
 
 
-def _number(name: str, text: str | None, *, low: float | None = 0.0, closed: bool = False,
-            high: float | None = None) -> float:
+def _number(
+    name: str,
+    text: str | None,
+    *,
+    low: float | None = 0.0,
+    closed: bool = False,
+    high: float | None = None,
+) -> float:
     if text is None:
         raise ConfigError(f"--{name} is required")
     try:
@@ -37,8 +43,9 @@ def _number(name: str, text: str | None, *, low: float | None = 0.0, closed: boo
     return v
 
 
-def _numbers(name: str, text: str, *, integer: bool = False, low: float = 0.0,
-             high: float | None = None) -> tuple[Any, ...]:
+def _numbers(
+    name: str, text: str, *, integer: bool = False, low: float = 0.0, high: float | None = None
+) -> tuple[Any, ...]:
     parts = [p for p in text.replace(";", ",").split(",") if p.strip()]
     if not parts:
         raise ConfigError(f"--{name} must list at least one number, got {text!r}")
@@ -141,15 +148,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     loss = float(law.loss(n, s, d, u))
     n_eff, d_eff = (float(v) for v in law.effective_sizes(n, s, d, u))
     out = {
-        "loss": loss, "params": n, "density": s, "tokens": d, "unique": u,
-        "active_params": n * s, "effective_params": n_eff, "effective_tokens": d_eff,
+        "loss": loss,
+        "params": n,
+        "density": s,
+        "tokens": d,
+        "unique": u,
+        "active_params": n * s,
+        "effective_params": n_eff,
+        "effective_tokens": d_eff,
     }
     if fmt == "json":
         print(json.dumps(out))
     else:
-        print(f"predicted loss {loss:.6g}  (N={n:.4g} dense-equivalent, density {s:g}, "
-              f"active {n * s:.4g}; D={d:.4g} tokens over U={u:.4g} unique: "
-              f"{d / min(u, d):.3g} epochs; effective N'={n_eff:.4g}, D'={d_eff:.4g})")
+        print(
+            f"predicted loss {loss:.6g}  (N={n:.4g} dense-equivalent, density {s:g}, "
+            f"active {n * s:.4g}; D={d:.4g} tokens over U={u:.4g} unique: "
+            f"{d / min(u, d):.3g} epochs; effective N'={n_eff:.4g}, D'={d_eff:.4g})"
+        )
     return 0
 
 
@@ -172,23 +187,36 @@ def cmd_optimal(args: argparse.Namespace) -> int:
         for s in densities:
             n_act = float(law.optimal_active_params(compute, s))
             d_opt = float(law.optimal_tokens(compute, s))
-            out["allocation"].append({
-                "compute": compute, "density": s, "params": n_act / s, "active_params": n_act,
-                "tokens": d_opt, "loss": float(law.one_epoch_loss(n_act / s, s, d_opt)),
-            })
+            out["allocation"].append(
+                {
+                    "compute": compute,
+                    "density": s,
+                    "params": n_act / s,
+                    "active_params": n_act,
+                    "tokens": d_opt,
+                    "loss": float(law.one_epoch_loss(n_act / s, s, d_opt)),
+                }
+            )
     for u in uniques:
         c = compute if compute is not None else mult * float(law.compute_for_tokens(u, 1.0))
         s_inf, l_inf = law.loss_optimal_density(u, None, s_min=s_min)
         s_c, l_c = law.loss_optimal_density(u, c, s_min=s_min)
         co = law.compute_optimal_density(u, c, s_min=s_min, points=args.points)
-        out["densities"].append({
-            "unique": u, "compute": c,
-            "compute_multiple": c / float(law.compute_for_tokens(u, 1.0)),
-            "loss_optimal_density": s_c, "loss_optimal_loss": l_c,
-            "loss_optimal_density_unlimited": s_inf, "loss_floor": l_inf,
-            "dense_loss": co["target"], "compute_optimal_density": co["density"],
-            "compute_optimal_compute": co["compute"], "compute_saving": co["saving"],
-        })
+        out["densities"].append(
+            {
+                "unique": u,
+                "compute": c,
+                "compute_multiple": c / float(law.compute_for_tokens(u, 1.0)),
+                "loss_optimal_density": s_c,
+                "loss_optimal_loss": l_c,
+                "loss_optimal_density_unlimited": s_inf,
+                "loss_floor": l_inf,
+                "dense_loss": co["target"],
+                "compute_optimal_density": co["density"],
+                "compute_optimal_compute": co["compute"],
+                "compute_saving": co["saving"],
+            }
+        )
     if args.plot is not None:
         _plot_optimal(law, out["densities"], Path(args.plot), s_min=s_min)
     if fmt == "json":
@@ -198,20 +226,28 @@ def cmd_optimal(args: argparse.Namespace) -> int:
         print(f"compute-optimal allocation for C = {compute:.4g} FLOPs (C = 6 * N * density * D)")
         print(f"{'density':>8} {'N* (dense-eq.)':>15} {'active N*':>12} {'D*':>12} {'loss':>8}")
         for r in out["allocation"]:
-            print(f"{r['density']:>8g} {r['params']:>15.4g} {r['active_params']:>12.4g} "
-                  f"{r['tokens']:>12.4g} {r['loss']:>8.4f}")
+            print(
+                f"{r['density']:>8g} {r['params']:>15.4g} {r['active_params']:>12.4g} "
+                f"{r['tokens']:>12.4g} {r['loss']:>8.4f}"
+            )
     if out["densities"]:
         if out["allocation"]:
             print()
-        print("optimal density for a unique-data budget U at compute C "
-              "(C/C_U: C over the compute whose dense optimum uses U tokens once)")
-        print(f"{'U':>10} {'C':>10} {'C/C_U':>8} {'loss-opt s':>11} {'loss':>8} "
-              f"{'(C=inf) s':>10} {'floor':>8} {'compute-opt s':>14} {'saving':>7}")
+        print(
+            "optimal density for a unique-data budget U at compute C "
+            "(C/C_U: C over the compute whose dense optimum uses U tokens once)"
+        )
+        print(
+            f"{'U':>10} {'C':>10} {'C/C_U':>8} {'loss-opt s':>11} {'loss':>8} "
+            f"{'(C=inf) s':>10} {'floor':>8} {'compute-opt s':>14} {'saving':>7}"
+        )
         for r in out["densities"]:
-            print(f"{r['unique']:>10.4g} {r['compute']:>10.3g} {r['compute_multiple']:>8.3g} "
-                  f"{r['loss_optimal_density']:>11.3f} {r['loss_optimal_loss']:>8.4f} "
-                  f"{r['loss_optimal_density_unlimited']:>10.3f} {r['loss_floor']:>8.4f} "
-                  f"{r['compute_optimal_density']:>14.3f} {r['compute_saving']:>6.2f}x")
+            print(
+                f"{r['unique']:>10.4g} {r['compute']:>10.3g} {r['compute_multiple']:>8.3g} "
+                f"{r['loss_optimal_density']:>11.3f} {r['loss_optimal_loss']:>8.4f} "
+                f"{r['loss_optimal_density_unlimited']:>10.3f} {r['loss_floor']:>8.4f} "
+                f"{r['compute_optimal_density']:>14.3f} {r['compute_saving']:>6.2f}x"
+            )
     if args.plot is not None:
         print(f"wrote {args.plot}")
     return 0
@@ -236,10 +272,24 @@ def _plot_optimal(law: Any, rows: list[dict[str, Any]], path: Path, *, s_min: fl
             ax.plot(1 - s, law.best_loss(s, u, c * k), "--", label=f"C = {c * k / cu:.3g} C_U")
         ax.plot(1 - s, law.loss_floor(s, u), "k-", label="unlimited compute")
         ax.axhline(r["dense_loss"], color="grey", lw=0.8)
-        ax.plot([1 - r["loss_optimal_density"]], [r["loss_optimal_loss"]], "*", ms=12,
-                color="gold", mec="k", label="loss-optimal")
-        ax.plot([1 - r["compute_optimal_density"]], [r["dense_loss"]], "*", ms=12,
-                color="red", mec="k", label="compute-optimal")
+        ax.plot(
+            [1 - r["loss_optimal_density"]],
+            [r["loss_optimal_loss"]],
+            "*",
+            ms=12,
+            color="gold",
+            mec="k",
+            label="loss-optimal",
+        )
+        ax.plot(
+            [1 - r["compute_optimal_density"]],
+            [r["dense_loss"]],
+            "*",
+            ms=12,
+            color="red",
+            mec="k",
+            label="compute-optimal",
+        )
         ax.set_title(f"U = {u:.3g}")
         ax.set_xlabel("sparsity (1 - density)")
         ax.set_ylabel("predicted loss")
@@ -258,8 +308,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     runs = read_runs(args.runs)
     if args.heldout_above is not None:
         cut = _number("heldout-above", args.heldout_above)
-        runs = runs.__class__(runs.params, runs.density, runs.tokens, runs.unique, runs.loss,
-                              runs.heldout | (runs.params > cut))
+        runs = runs.__class__(
+            runs.params,
+            runs.density,
+            runs.tokens,
+            runs.unique,
+            runs.loss,
+            runs.heldout | (runs.params > cut),
+        )
     fix: dict[str, float] = {}
     for item in args.fix or []:
         name, sep, value = item.partition("=")
@@ -280,26 +336,36 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
         return 0
     n_fit = int((~runs.heldout).sum())
-    print(f"fitted {n_fit} runs ({int(runs.heldout.sum())} held out), stages "
-          f"{args.stages}, grid {args.grid}; R^2 on the fit runs {res.r2:.4f}")
+    print(
+        f"fitted {n_fit} runs ({int(runs.heldout.sum())} held out), stages "
+        f"{args.stages}, grid {args.grid}; R^2 on the fit runs {res.r2:.4f}"
+    )
     for st in res.stages:
         consts = ", ".join(f"{k}={v:.6g}" for k, v in st.fitted.items())
-        print(f"  stage {st.stage}: {st.runs} runs, {st.starts} starts, Huber {st.objective:.4g}, "
-              f"R^2 {st.r2:.4f}: {consts}")
+        print(
+            f"  stage {st.stage}: {st.runs} runs, {st.starts} starts, Huber {st.objective:.4g}, "
+            f"R^2 {st.r2:.4f}: {consts}"
+        )
     if res.fixed:
         print("  fixed: " + ", ".join(f"{k}={v:g}" for k, v in res.fixed.items()))
     c = res.law.constants()
     print("law: " + ", ".join(f"{k}={c[k]:.6g}" for k in ("A", "B", "E", "alpha", "beta")))
     if res.heldout:
         errs = [abs(h["error"]) for h in res.heldout if math.isfinite(h["error"])]
-        print(f"held-out runs: {len(res.heldout)}, R^2 {res.heldout_r2:.4f}, mean |error| "
-              f"{(sum(errs) / len(errs)) if errs else math.nan:.4f}")
-        print(f"{'params':>10} {'density':>8} {'tokens':>10} {'unique':>10} {'loss':>8} "
-              f"{'predicted':>10} {'error':>8}")
+        print(
+            f"held-out runs: {len(res.heldout)}, R^2 {res.heldout_r2:.4f}, mean |error| "
+            f"{(sum(errs) / len(errs)) if errs else math.nan:.4f}"
+        )
+        print(
+            f"{'params':>10} {'density':>8} {'tokens':>10} {'unique':>10} {'loss':>8} "
+            f"{'predicted':>10} {'error':>8}"
+        )
         for h in res.heldout:
-            print(f"{h['params']:>10.4g} {h['density']:>8g} {h['tokens']:>10.4g} "
-                  f"{h['unique']:>10.4g} {h['loss']:>8.4f} {h['predicted']:>10.4f} "
-                  f"{h['error']:>+8.4f}")
+            print(
+                f"{h['params']:>10.4g} {h['density']:>8g} {h['tokens']:>10.4g} "
+                f"{h['unique']:>10.4g} {h['loss']:>8.4f} {h['predicted']:>10.4f} "
+                f"{h['error']:>+8.4f}"
+            )
     if args.out is not None:
         print(f"wrote {args.out}")
     return 0
@@ -346,8 +412,9 @@ def add_parser(sub: Any) -> None:
     )
     q.add_argument("--compute", metavar="C", help="compute budget in FLOPs")
     q.add_argument("--unique", metavar="U", help="unique-token budgets, comma-separated")
-    q.add_argument("--densities", default="1,0.5,0.25,0.125,0.0625",
-                   help="densities of the allocation table")
+    q.add_argument(
+        "--densities", default="1,0.5,0.25,0.125,0.0625", help="densities of the allocation table"
+    )
     q.add_argument("--compute-multiple", default="1000", help="C / C_U when --compute is absent")
     q.add_argument("--s-min", default="0.01", help="lowest density searched (default 0.01)")
     q.add_argument("--points", type=int, default=100, help=argparse.SUPPRESS)
@@ -366,12 +433,15 @@ def add_parser(sub: Any) -> None:
         "predictions.",
     )
     q.add_argument("runs", help="runs CSV file")
-    q.add_argument("--fix", action="append", metavar="NAME=VALUE",
-                   help="do not fit constant NAME (repeatable), e.g. --fix gamma1=11.0876")
+    q.add_argument(
+        "--fix",
+        action="append",
+        metavar="NAME=VALUE",
+        help="do not fit constant NAME (repeatable), e.g. --fix gamma1=11.0876",
+    )
     q.add_argument("--stages", default="1-4", help="1, 1-2, 1-3 or 1-4 (default)")
     q.add_argument("--grid", default="paper", help="start grid: paper (default) or coarse")
-    q.add_argument("--heldout-above", metavar="N",
-                   help="also hold out the runs with params > N")
+    q.add_argument("--heldout-above", metavar="N", help="also hold out the runs with params > N")
     q.add_argument("--out", metavar="FILE", help="write the fit (JSON) for --law")
     q.add_argument("--format", default="text", help="text (default) or json")
     q.set_defaults(func=cmd_fit)
@@ -418,4 +488,3 @@ def main_scaling(argv: list[str]) -> int:  # pragma: no cover - convenience for 
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main_scaling(sys.argv[1:]))
-

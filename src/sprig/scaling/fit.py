@@ -10,14 +10,14 @@ stage  runs                                        constants (the rest fixed)
 ====== ========================================== =========================================
 1      one-epoch, dense                            ``a, b, e, α`` (``β = α``)
 2      all one-epoch (dense and sparse)            ``a, b, e, α, ε, μ, c`` (from stage 1)
-3      dense, any number of epochs                 ``γ1 = R*_N, γ2 = R*_D``
-4      sparse, any number of epochs                ``c11, c12, c21, c22``
+3      dense, repeated data (``D > U``)            ``γ1 = R*_N, γ2 = R*_D``
+4      sparse, repeated data (``D > U``)           ``c11, c12, c21, c22``
 ====== ========================================== =========================================
 
 Start grids (``grid="paper"``, as published): stage 1 ``a, b ∈ linspace(0, 10, 5)``,
 ``e ∈ linspace(−1, 1, 4)``, ``α ∈ linspace(0, 1, 4)``; stage 2 ``ε, μ, c ∈ linspace(−2, 2,
 5)``; stage 3 ``γ1, γ2 ∈ linspace(1, 20, 10)``; stage 4 ``c·· ∈ linspace(−2, 2, 5)``.
-``grid="coarse"`` uses 2–3 points per axis (for tests and quick looks).
+``grid="coarse"`` uses 1–2 points per axis (32 starts in all; for tests and quick looks).
 
 Choices where the paper leaves a detail open:
 
@@ -25,8 +25,11 @@ Choices where the paper leaves a detail open:
   gradients of the Huber objective, tested against finite differences) instead of PyTorch's
   L-BFGS with strong-Wolfe line search (50 outer steps × 20 iterations, autograd); both are
   quasi-Newton runs to convergence from each start.
-* **One-epoch runs** are those with ``tokens ≤ unique`` (``D/U ≤ 1``). Stage 3 uses every dense
-  run and stage 4 every sparse run, one-epoch ones included (they pin the no-repetition end).
+* **One-epoch runs** are those with ``tokens ≤ unique`` (``D/U ≤ 1``); as in the paper (separate
+  one-epoch and multi-epoch result files) they follow the one-epoch law of stages 1–2, and the
+  repeated-data runs the full law of stages 3–4. The two forms differ for one-epoch runs of
+  models larger than their data's compute-optimal size (``R_N > 0``), which the full law
+  shrinks; R² and held-out predictions therefore use, for each run, the form its stage fits.
 * **Identifiability**: a stage refuses (:class:`~sprig.errors.ConfigError`, one line) when its
   runs cannot determine a free constant: stage 1 needs ≥ 2 model sizes and ≥ 2 token counts
   among dense one-epoch runs; stage 2 needs as many distinct densities below 1 as it has free
@@ -61,8 +64,21 @@ STAGE_CONSTANTS: dict[int, tuple[str, ...]] = {
     3: ("gamma1", "gamma2"),
     4: ("c11", "c12", "c21", "c22"),
 }
-FITTABLE = ("a", "b", "e", "alpha", "epsilon", "mu", "c", "gamma1", "gamma2",
-            "c11", "c12", "c21", "c22")
+FITTABLE = (
+    "a",
+    "b",
+    "e",
+    "alpha",
+    "epsilon",
+    "mu",
+    "c",
+    "gamma1",
+    "gamma2",
+    "c11",
+    "c12",
+    "c21",
+    "c22",
+)
 GRIDS = ("paper", "coarse")
 NAN = float("nan")
 
@@ -70,22 +86,34 @@ NAN = float("nan")
 def _grids(kind: str) -> dict[str, FloatArray]:
     if kind == "paper":
         return {
-            "a": np.linspace(0, 10, 5), "b": np.linspace(0, 10, 5),
-            "e": np.linspace(-1, 1, 4), "alpha": np.linspace(0, 1, 4),
-            "epsilon": np.linspace(-2, 2, 5), "mu": np.linspace(-2, 2, 5),
+            "a": np.linspace(0, 10, 5),
+            "b": np.linspace(0, 10, 5),
+            "e": np.linspace(-1, 1, 4),
+            "alpha": np.linspace(0, 1, 4),
+            "epsilon": np.linspace(-2, 2, 5),
+            "mu": np.linspace(-2, 2, 5),
             "c": np.linspace(-2, 2, 5),
-            "gamma1": np.linspace(1, 20, 10), "gamma2": np.linspace(1, 20, 10),
-            "c11": np.linspace(-2, 2, 5), "c12": np.linspace(-2, 2, 5),
-            "c21": np.linspace(-2, 2, 5), "c22": np.linspace(-2, 2, 5),
+            "gamma1": np.linspace(1, 20, 10),
+            "gamma2": np.linspace(1, 20, 10),
+            "c11": np.linspace(-2, 2, 5),
+            "c12": np.linspace(-2, 2, 5),
+            "c21": np.linspace(-2, 2, 5),
+            "c22": np.linspace(-2, 2, 5),
         }
     return {
-        "a": np.linspace(0, 10, 3), "b": np.linspace(0, 10, 3),
-        "e": np.linspace(-1, 1, 2), "alpha": np.linspace(0.2, 0.8, 2),
-        "epsilon": np.linspace(-1, 1, 3), "mu": np.linspace(-1, 1, 3) + 0.5,
-        "c": np.linspace(-1, 1, 3),
-        "gamma1": np.linspace(1, 20, 3), "gamma2": np.linspace(1, 20, 3),
-        "c11": np.linspace(-2, 2, 3), "c12": np.linspace(-2, 2, 3),
-        "c21": np.linspace(-2, 2, 3), "c22": np.linspace(-2, 2, 3),
+        "a": np.array([2.0, 8.0]),
+        "b": np.array([2.0, 8.0]),
+        "e": np.array([0.5]),
+        "alpha": np.array([0.3, 0.6]),
+        "epsilon": np.array([0.0]),
+        "mu": np.array([0.5, 1.5]),
+        "c": np.array([-0.5, 0.5]),
+        "gamma1": np.array([5.0, 15.0]),
+        "gamma2": np.array([5.0, 15.0]),
+        "c11": np.array([0.0, 1.0]),
+        "c12": np.array([0.0, 1.0]),
+        "c21": np.array([0.0, 1.0]),
+        "c22": np.array([0.0, 1.0]),
     }
 
 
@@ -98,16 +126,20 @@ def huber(r: FloatArray, delta: float) -> FloatArray:
 def log_loss(law: ScalingLaw, runs: Runs, *, one_epoch: bool = False) -> FloatArray:
     """Predicted log-loss of every run, as a log-sum-exp (the fit's parametrisation);
     ``one_epoch``: the one-epoch law ``L(N·s, D, s)`` (stages 1 and 2), no repetition terms."""
+    n_eff: FloatArray
+    d_eff: FloatArray
     if one_epoch:
         n_eff, d_eff = runs.params * runs.density, runs.tokens
     else:
         n_eff, d_eff = law.effective_sizes(runs.params, runs.density, runs.tokens, runs.unique)
     f = law.density_factor(runs.density)
-    terms = np.stack([
-        law.a + np.log(f) - law.alpha * np.log(n_eff),
-        law.b - law.beta_ * np.log(d_eff),
-        np.full_like(n_eff, law.e),
-    ])
+    terms = np.stack(
+        [
+            law.a + np.log(f) - law.alpha * np.log(n_eff),
+            law.b - law.beta_ * np.log(d_eff),
+            np.full_like(n_eff, law.e),
+        ]
+    )
     m = terms.max(axis=0)
     return m + np.log(np.exp(terms - m).sum(axis=0))
 
@@ -193,7 +225,10 @@ def _minimize(
         # One BLAS thread: L-BFGS-B's tiny BLAS calls only lose to thread hand-offs.
         with np.errstate(all="ignore"), threadpool_limits(1):
             res = minimize(
-                objective, np.asarray(x0, float), jac=True, method="L-BFGS-B",
+                objective,
+                np.asarray(x0, float),
+                jac=True,
+                method="L-BFGS-B",
                 options={"maxiter": 1000, "maxcor": 10, "ftol": 1e-14, "gtol": 1e-10},
             )
         v = float(res.fun)
@@ -212,8 +247,9 @@ class _Objective:
     repetition counts ``R_N, R_D`` and ``U_N`` depend only on the fixed constants.
     """
 
-    def __init__(self, law: ScalingLaw, runs: Runs, free: Sequence[str], *, one_epoch: bool,
-                 delta: float) -> None:
+    def __init__(
+        self, law: ScalingLaw, runs: Runs, free: Sequence[str], *, one_epoch: bool, delta: float
+    ) -> None:
         self.base = {k: float(v) for k, v in law.constants().items()}
         self.tied = law.beta is None
         self.free = list(free)
@@ -247,7 +283,7 @@ class _Objective:
     def _eval(self, theta: FloatArray) -> tuple[float, FloatArray]:
         k = dict(self.base)
         k.update(zip(self.free, (float(t) for t in theta), strict=True))
-        s, x, sp = self.s, self.x, self.sparse
+        x, sp = self.x, self.sparse
         xm = np.where(sp, np.exp(k["mu"] * self.log_x), 0.0)  # (1-s)^mu, 0 at s = 1
         se = np.exp(k["epsilon"] * self.log_s)
         f_raw = np.where(sp, se + k["c"] * xm, 1.0)
@@ -259,8 +295,10 @@ class _Objective:
         if self.one_epoch:
             log_ne, log_de = self.log_n, self.log_d
         else:
-            def eff(base: FloatArray, r: FloatArray, g0: float, c1: float, c2: float
-                    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+
+            def eff(
+                base: FloatArray, r: FloatArray, g0: float, c1: float, c2: float
+            ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
                 poly = 1.0 + c1 * x - c2 * x * x
                 rs_raw = g0 * poly
                 ok = rs_raw > 1e-8
@@ -270,6 +308,7 @@ class _Objective:
                 val = base * (1.0 + rs * (1.0 - em))
                 dval_drs = np.where(ok, base * ((1.0 - em) - q * em), 0.0)
                 return val, dval_drs, poly, rs
+
             ne, dne, poly_n, _ = eff(self.un, self.rn, k["gamma1"], k["c11"], k["c21"])
             de, dde, poly_d, _ = eff(self.u, self.rd, k["gamma2"], k["c12"], k["c22"])
             log_ne, log_de = np.log(ne), np.log(de)
@@ -297,7 +336,9 @@ class _Objective:
         w1, w2, w3 = psi * p1, psi * p2, psi * p3
         dlogf = np.where(f_ok & sp, 1.0 / f, 0.0)
         full = {
-            "a": np.sum(w1), "b": np.sum(w2), "e": np.sum(w3),
+            "a": np.sum(w1),
+            "b": np.sum(w2),
+            "e": np.sum(w3),
             # beta tied to alpha (the published form) moves with it
             "alpha": np.sum(-w1 * log_ne - (w2 * log_de if self.tied else 0.0)),
             "epsilon": np.sum(w1 * dlogf * se * self.log_s),
@@ -362,11 +403,13 @@ def fit(
     nan_rep = {k: NAN for k in STAGE_CONSTANTS[3] + STAGE_CONSTANTS[4]}
     law = PUBLISHED.with_constants(**nan_rep, **fixed)
     one = train.epochs <= 1 + 1e-9
+    multi = ~one
     dense = train.density >= 1.0
     results: list[StageResult] = []
 
-    def run_stage(stage: int, sel: np.ndarray, names: Sequence[str],
-                  init: Mapping[str, float] | None) -> None:
+    def run_stage(
+        stage: int, sel: np.ndarray, names: Sequence[str], init: Mapping[str, float] | None
+    ) -> None:
         nonlocal law
         free = [k for k in names if k not in fixed]
         if not free:
@@ -386,18 +429,27 @@ def fit(
         law = base.with_constants(**dict(zip(free, (float(t) for t in x), strict=True)))
         with np.errstate(all="ignore"):
             pred = np.exp(log_loss(law, sub, one_epoch=stage <= 2))
-        results.append(StageResult(stage, len(sub), {k: float(getattr(law, k)) for k in free},
-                                   v, r2(sub.loss, pred), len(starts)))
+        results.append(
+            StageResult(
+                stage,
+                len(sub),
+                {k: float(getattr(law, k)) for k in free},
+                v,
+                r2(sub.loss, pred),
+                len(starts),
+            )
+        )
 
     # ---- stage 1: dense one-epoch (only an initial point for stage 2)
     s1 = one & dense
-    if any(k not in fixed for k in STAGE_CONSTANTS[1]):
-        if _distinct(train.params[s1]) < 2 or _distinct(train.tokens[s1]) < 2:
-            raise ConfigError(
-                "cannot identify a, b, e, alpha: stage 1 needs dense (density 1) one-epoch runs "
-                f"at >= 2 model sizes and >= 2 token counts, got {_distinct(train.params[s1])} "
-                f"size(s) and {_distinct(train.tokens[s1])} token count(s)"
-            )
+    if any(k not in fixed for k in STAGE_CONSTANTS[1]) and (
+        _distinct(train.params[s1]) < 2 or _distinct(train.tokens[s1]) < 2
+    ):
+        raise ConfigError(
+            "cannot identify a, b, e, alpha: stage 1 needs dense (density 1) one-epoch runs "
+            f"at >= 2 model sizes and >= 2 token counts, got {_distinct(train.params[s1])} "
+            f"size(s) and {_distinct(train.tokens[s1])} token count(s)"
+        )
     run_stage(1, s1, STAGE_CONSTANTS[1], None)
     if 2 in stages:
         free_f = [k for k in ("epsilon", "mu", "c") if k not in fixed]
@@ -412,39 +464,40 @@ def fit(
         init = {k: float(getattr(law, k)) for k in STAGE_CONSTANTS[1]}
         run_stage(2, one, STAGE_CONSTANTS[2], init)
     if 3 in stages:
-        rn, rd = _repetition(law, train)
+        rn, _ = _repetition(law, train)
         if "gamma2" not in fixed:
-            levels = _distinct(train.epochs[dense & (rd > 0)])
+            levels = _distinct(train.epochs[dense & multi])
             if levels < 2:
                 raise _refuse(
                     "gamma2",
                     f"dense runs repeat their data at {levels} level(s) (tokens/unique > 1); "
                     "R*_D needs >= 2",
                 )
-        if "gamma1" not in fixed and int(np.sum(dense & (rn > 0))) < 2:
+        if "gamma1" not in fixed and int(np.sum(dense & multi & (rn > 0))) < 2:
             raise _refuse(
                 "gamma1",
-                f"{int(np.sum(dense & (rn > 0)))} dense run(s) are larger than the "
-                "compute-optimal size of their unique data (R_N > 0); R*_N needs >= 2",
+                f"{int(np.sum(dense & multi & (rn > 0)))} dense repeated-data run(s) are "
+                "larger than the compute-optimal size of their unique data (R_N > 0); "
+                "R*_N needs >= 2",
             )
         # Stage 3 sees dense runs only, where c11..c22 do not enter: 0 until stage 4.
         law = law.with_constants(**{k: fixed.get(k, 0.0) for k in STAGE_CONSTANTS[4]})
         law = law.with_constants(**{k: fixed.get(k, 1.0) for k in STAGE_CONSTANTS[3]})
-        run_stage(3, dense, STAGE_CONSTANTS[3], None)
+        run_stage(3, dense & multi, STAGE_CONSTANTS[3], None)
         if 4 not in stages:
             law = law.with_constants(**{k: NAN for k in STAGE_CONSTANTS[4] if k not in fixed})
     if 4 in stages:
-        sparse = ~dense
+        sparse = ~dense & multi
         dn = np.unique(train.density[sparse & (rn > 0)])
-        dd = np.unique(train.density[sparse & (rd > 0)])
-        for name, got, what in (("c12", dd, "repeated-data runs (tokens/unique > 1)"),
-                                ("c22", dd, "repeated-data runs (tokens/unique > 1)"),
-                                ("c11", dn, "runs larger than their data's optimal size"),
-                                ("c21", dn, "runs larger than their data's optimal size")):
+        dd = np.unique(train.density[sparse])
+        for name, got, what in (
+            ("c12", dd, "repeated-data runs (tokens/unique > 1)"),
+            ("c22", dd, "repeated-data runs (tokens/unique > 1)"),
+            ("c11", dn, "runs larger than their data's optimal size"),
+            ("c21", dn, "runs larger than their data's optimal size"),
+        ):
             if name not in fixed and len(got) < 2:
-                raise _refuse(
-                    name, f"{what} exist at {len(got)} density(ies) below 1; needs >= 2"
-                )
+                raise _refuse(name, f"{what} exist at {len(got)} density(ies) below 1; needs >= 2")
         run_stage(4, sparse, STAGE_CONSTANTS[4], None)
     pred = _predict_each(law, train)
     ok = np.isfinite(pred)
@@ -454,9 +507,12 @@ def fit(
         hp = _predict_each(law, held)
         result.heldout = [
             {
-                "params": float(held.params[i]), "density": float(held.density[i]),
-                "tokens": float(held.tokens[i]), "unique": float(held.unique[i]),
-                "loss": float(held.loss[i]), "predicted": float(hp[i]),
+                "params": float(held.params[i]),
+                "density": float(held.density[i]),
+                "tokens": float(held.tokens[i]),
+                "unique": float(held.unique[i]),
+                "loss": float(held.loss[i]),
+                "predicted": float(hp[i]),
                 "error": float(hp[i] - held.loss[i]),
             }
             for i in range(len(held))
@@ -467,13 +523,13 @@ def fit(
 
 
 def _predict_each(law: ScalingLaw, runs: Runs) -> FloatArray:
-    """Predicted loss per run; NaN where the law cannot predict it (no repetition constants)."""
+    """Predicted loss per run by the form its stage fits (one-epoch law for ``D ≤ U``, full
+    law otherwise); NaN where the law cannot predict it (no repetition constants)."""
     out = np.full(len(runs), NAN)
-    for i in range(len(runs)):
-        try:
-            with np.errstate(all="ignore"):
-                out[i] = float(law.loss(runs.params[i], runs.density[i], runs.tokens[i],
-                                        runs.unique[i]))
-        except ConfigError:
-            pass
+    one = runs.epochs <= 1 + 1e-9
+    with np.errstate(all="ignore"):
+        out[one] = law.one_epoch_loss(runs.params[one], runs.density[one], runs.tokens[one])
+        if law.multi_epoch and (~one).any():
+            m = ~one
+            out[m] = law.loss(runs.params[m], runs.density[m], runs.tokens[m], runs.unique[m])
     return out

@@ -114,15 +114,15 @@ class ScalingLaw:
 
     # ------------------------------------------------------------------ constants
     @property
-    def A(self) -> float:  # noqa: N802 - the paper's name
+    def A(self) -> float:
         return math.exp(self.a)
 
     @property
-    def B(self) -> float:  # noqa: N802
+    def B(self) -> float:
         return math.exp(self.b)
 
     @property
-    def E(self) -> float:  # noqa: N802
+    def E(self) -> float:
         return math.exp(self.e)
 
     @property
@@ -171,7 +171,7 @@ class ScalingLaw:
         x = 1.0 - _arr(s, "density", high=1.0)
         return np.maximum(self.gamma2 * (1.0 + self.c12 * x - self.c22 * x * x), R_MIN)
 
-    def G(self, s: Any) -> FloatArray:  # noqa: N802 - the paper's name
+    def G(self, s: Any) -> FloatArray:
         """``G(s) = (α·A·f(s) / (β·B))^(1/(α+β))``."""
         al, be = self.alpha, self.beta_
         return np.power(al * self.A * self.density_factor(s) / (be * self.B), 1.0 / (al + be))
@@ -293,7 +293,7 @@ class ScalingLaw:
                 break
             hi = np.where(grow, hi + 40.0, hi)
             ok_hi = self.best_loss(s, U, np.exp(hi)) <= target
-        for _ in range(45):
+        for _ in range(32):
             mid = 0.5 * (lo + hi)
             ok = self.best_loss(s, U, np.exp(mid)) <= target
             hi = np.where(ok, mid, hi)
@@ -355,8 +355,12 @@ def _density_grid(s_min: float, points: int) -> FloatArray:
 
 
 def _minimize_log(
-    f: Callable[[FloatArray], FloatArray], shape: tuple[int, ...], *, span: float,
-    points: int = 81, iters: int = 36,
+    f: Callable[[FloatArray], FloatArray],
+    shape: tuple[int, ...],
+    *,
+    span: float,
+    points: int = 81,
+    iters: int = 36,
 ) -> tuple[FloatArray, FloatArray]:
     """Minimise ``f(t)`` over ``t ∈ [−span, span]`` for every element of ``shape`` at once:
     a grid, then golden-section search in the bracket around the best grid point."""
@@ -395,7 +399,9 @@ def _refine_min(f: Callable[[FloatArray], FloatArray], grid: FloatArray) -> tupl
     best = (float(grid[i]), float(vals[i]))
     if hi > lo:
         res = minimize_scalar(
-            lambda x: float(f(np.asarray([x]))[0]), bounds=(lo, hi), method="bounded",
+            lambda x: float(f(np.asarray([x]))[0]),
+            bounds=(lo, hi),
+            method="bounded",
             options={"xatol": 1e-6},
         )
         if res.fun < best[1]:

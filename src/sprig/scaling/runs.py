@@ -147,7 +147,8 @@ def write_rows(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> Path:
 
 
 def _fmt(v: Any) -> Any:
-    if isinstance(v, float):
-        return repr(v)
+    if isinstance(v, float | np.floating):
+        return repr(float(v))
+    if isinstance(v, np.integer):
+        return int(v)
     return v
-

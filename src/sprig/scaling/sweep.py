@@ -152,6 +152,7 @@ def sweep(
     import csv
 
     import sprig
+
     from ..data.datasets import Dataset
     from .runs import write_rows
 
