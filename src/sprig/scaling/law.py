@@ -48,7 +48,7 @@ boqian333/sparse-dc-scaling; summarised in ``shared/reference/dst.md`` §5.6) ar
 
 >>> law = ScalingLaw()
 >>> round(float(law.density_factor(0.5)), 4)
-0.8554
+0.855
 >>> round(float(law.loss(1e9, 1.0, 20e9)), 4)  # dense 1B, one epoch of 20B tokens
 2.7563
 >>> round(float(law.loss(7.68e9, 0.25, 10.4e9, 2.6e9)), 3)  # a held-out run: true 2.780
