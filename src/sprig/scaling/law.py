@@ -41,6 +41,18 @@ Choices where the paper (or its code) leaves a detail open — all tested:
   published ``μ``. ``f`` and ``R*`` are clamped below at ``1e-12`` and ``1e-8`` as in the code
   (a fitted curve may dip below zero far from the data).
 * ``β`` is a separate field (default: tied to ``α``, as published); the formulas are general.
+* **Optimal densities for a unique-data budget** ``U`` (the paper shows them as a figure,
+  ``figures/optimal_sparsity.ipynb``, computed on a grid): :meth:`best_loss` minimises the
+  law over the model size at fixed compute ``C = 6·n·D`` (``D = C/(6n)``, unique tokens
+  ``min(U, D)``), by a log-grid and golden-section search over ±4 decades around ``n*``.
+  The **loss-optimal** density minimises it over ``s`` (with ``C=None``: the closed-form
+  limit :meth:`loss_floor`). The **compute-optimal** density is the one that reaches the
+  dense model's best loss at ``C`` with the least compute (:meth:`compute_to_reach`, a
+  bisection in ``log C``). The notebook instead takes, on its 18-point FLOP grid, the
+  *sparsest* density meeting the dense target at the *first* grid budget where any does; that
+  rule gives sparser answers that move with the grid (see
+  ``experiments/scaling_paper_figure.py``). With ``β = α`` the law is scale-invariant: both
+  optimal densities depend on ``C`` and ``U`` only through ``C / C(U, 1)``.
 
 Published constants (``fitting/fitting.ipynb`` output of the authors' code,
 boqian333/sparse-dc-scaling; summarised in ``shared/reference/dst.md`` §5.6) are the defaults:
