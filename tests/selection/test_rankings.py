@@ -11,10 +11,12 @@ from sprig.selection import RANKINGS, rank, top_k
 
 def _pair(seed, d=12, h=9):
     rng = np.random.default_rng(seed)
-    W1 = CSRMatrix.random((h, d), density=0.35, rng=rng, dtype=np.float64,
-                          values=lambda n, r: r.normal(size=n))
-    W2 = CSRMatrix.random((d, h), density=0.3, rng=rng, dtype=np.float64,
-                          values=lambda n, r: r.normal(size=n))
+    W1 = CSRMatrix.random(
+        (h, d), density=0.35, rng=rng, dtype=np.float64, values=lambda n, r: r.normal(size=n)
+    )
+    W2 = CSRMatrix.random(
+        (d, h), density=0.3, rng=rng, dtype=np.float64, values=lambda n, r: r.normal(size=n)
+    )
     return W1, W2
 
 

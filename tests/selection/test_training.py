@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import shared_data
 
+from conftest import shared_data
 from sprig.errors import ConfigError
 from sprig.matrices import CSRMatrix
 from sprig.selection import top_k, train_attribution, train_sparse_dae
@@ -26,8 +26,9 @@ def _synthetic(n=300, d=30, informative=(2, 5, 11, 17), seed=0):
 def test_dae_keeps_exact_set_sparsity_and_csr_weights():
     X, _, _ = _synthetic()
     seen = []
-    r = train_sparse_dae(X, hidden=40, epochs=3, batch_size=50, seed=1,
-                         on_epoch=lambda e, loss: seen.append(e))
+    r = train_sparse_dae(
+        X, hidden=40, epochs=3, batch_size=50, seed=1, on_epoch=lambda e, loss: seen.append(e)
+    )
     assert seen == [0, 1, 2] and len(r.losses) == 3
     dens = set_epsilon([(40, 30), (30, 40)], 13.0)
     assert isinstance(r.W1, CSRMatrix) and isinstance(r.W2, CSRMatrix)
@@ -54,8 +55,19 @@ def test_dense_dae_baseline_same_size():
 @pytest.mark.parametrize("dst", ["set", "rigl"])
 def test_attribution_variants_and_sparsity(dst):
     X, y, inf = _synthetic()
-    r = train_attribution(X, y, hidden=(32, 16), density=0.3, dst=dst, epochs=6,
-                          batch_size=30, val_fraction=0.0, update_every=3, lr=0.01, seed=2)
+    r = train_attribution(
+        X,
+        y,
+        hidden=(32, 16),
+        density=0.3,
+        dst=dst,
+        epochs=6,
+        batch_size=30,
+        val_fraction=0.0,
+        update_every=3,
+        lr=0.01,
+        seed=2,
+    )
     assert r.best_epoch == 5  # no validation split: the last epoch
     assert set(r.importances) == {"sum_epoch", "epoch", "itr", "strength"}
     imp = r.importances
