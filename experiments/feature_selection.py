@@ -272,8 +272,14 @@ def run(args: argparse.Namespace) -> None:
             print(f"[cost] {name} {c}", flush=True)
 
 
-def summary(path: Path) -> None:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+def summary(paths: list[Path]) -> None:
+    rows = [
+        json.loads(line)
+        for p in paths
+        if p.exists()
+        for line in p.read_text().splitlines()
+        if line.strip()
+    ]
     by: dict[tuple[str, str], list[dict[str, float]]] = {}
     for r in rows:
         if r["method"] == "cost":
@@ -330,9 +336,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cost-epochs", type=int, default=2)
     p.add_argument("--out", default=str(ROOT / "runs" / "feature_selection" / "results.jsonl"))
     p.add_argument("--summary", action="store_true")
+    p.add_argument("--merge", nargs="*", default=[], help="more result files for --summary")
     args = p.parse_args(argv)
     if args.summary:
-        summary(Path(args.out))
+        summary([Path(args.out), *map(Path, args.merge)])
         return
     sys.path.insert(0, str(ROOT / "src"))
     run(args)
