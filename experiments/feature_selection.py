@@ -244,13 +244,13 @@ def run(args: argparse.Namespace) -> None:
         n_seeds = args.large_seeds if name in LARGE else args.seeds
         jobs = [(m, s) for m, s in jobs if s < n_seeds and not (m in single and s > 0)]
         for method, seed in jobs:
-            if (name, method, seed) in done:
+            if (name, method + args.tag, seed) in done:
                 continue
             sel, info = select(method, data, k, seed, args, name)
             scores = {v: evaluate(ix, data, seed, args.kmeans_runs) for v, ix in sel.items()}
             rec = {
                 "dataset": name,
-                "method": method,
+                "method": method + args.tag,
                 "seed": seed,
                 "k": k,
                 "scores": scores,
@@ -287,7 +287,9 @@ def summary(paths: list[Path]) -> None:
         for v, s in r["scores"].items():
             by.setdefault((r["dataset"], r["method"] + (f":{v}" if v else "")), []).append(s)
     datasets = [d for d in DATASETS if any(k[0] == d for k in by)]
-    methods = sorted({k[1] for k in by}, key=lambda m: (m.split(":")[0] not in SPARSE_METHODS, m))
+    methods = sorted(
+        {k[1] for k in by}, key=lambda m: (m.split(":")[0].split("@")[0] not in SPARSE_METHODS, m)
+    )
     for metric in ("extratrees", "kmeans", "svc"):
         print(f"\n{metric} accuracy (%), mean ± std over seeds\n")
         print("| method | " + " | ".join(datasets) + " |")
@@ -335,6 +337,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cost", nargs="*", default=["madelon", "mnist"])
     p.add_argument("--cost-epochs", type=int, default=2)
     p.add_argument("--out", default=str(ROOT / "runs" / "feature_selection" / "results.jsonl"))
+    p.add_argument("--tag", default="", help="suffix of the method names in the results")
     p.add_argument("--summary", action="store_true")
     p.add_argument("--merge", nargs="*", default=[], help="more result files for --summary")
     args = p.parse_args(argv)
