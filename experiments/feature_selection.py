@@ -272,7 +272,7 @@ def run(args: argparse.Namespace) -> None:
             print(f"[cost] {name} {c}", flush=True)
 
 
-def summary(paths: list[Path]) -> None:
+def summary(paths: list[Path], only: list[str] | None = None) -> None:
     rows = [
         json.loads(line)
         for p in paths
@@ -290,6 +290,8 @@ def summary(paths: list[Path]) -> None:
     methods = sorted(
         {k[1] for k in by}, key=lambda m: (m.split(":")[0].split("@")[0] not in SPARSE_METHODS, m)
     )
+    if only:
+        methods = [m for m in only if m in methods]
     for metric in ("extratrees", "kmeans", "svc"):
         print(f"\n{metric} accuracy (%), mean ± std over seeds\n")
         print("| method | " + " | ".join(datasets) + " |")
@@ -340,9 +342,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tag", default="", help="suffix of the method names in the results")
     p.add_argument("--summary", action="store_true")
     p.add_argument("--merge", nargs="*", default=[], help="more result files for --summary")
+    p.add_argument("--rows", nargs="*", help="methods (rows) shown by --summary, in order")
     args = p.parse_args(argv)
     if args.summary:
-        summary([Path(args.out), *map(Path, args.merge)])
+        summary([Path(args.out), *map(Path, args.merge)], args.rows)
         return
     sys.path.insert(0, str(ROOT / "src"))
     run(args)
