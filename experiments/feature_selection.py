@@ -307,6 +307,25 @@ def summary(paths: list[Path], only: list[str] | None = None) -> None:
                     + (f" ± {np.std(vals):.1f}" if len(vals) > 1 else "")
                 )
             print(f"| {m} | " + " | ".join(cells) + " |")
+    madelon = [r for r in rows if r["dataset"] == "madelon" and r["method"] not in ("cost", "all")]
+    if madelon:
+        # The 20 relevant madelon features (5 informative + 15 linear combinations) are exactly
+        # the ones strongly correlated with another feature (tests/selection/test_training.py).
+        z = np.load(DATA / "madelon" / "madelon.npz", allow_pickle=False)
+        C = np.corrcoef(z["x_train"].astype(np.float64).T)
+        np.fill_diagonal(C, 0.0)
+        relevant = set(np.flatnonzero(np.abs(C).max(axis=0) > 0.5).tolist())
+        hits: dict[str, list[int]] = {}
+        for r in madelon:
+            for v, sel in r["selected"].items():
+                name = r["method"] + (f":{v}" if v else "")
+                hits.setdefault(name, []).append(len(set(sel[:20]) & relevant))
+        print("\nmadelon: relevant features among the 20 selected (mean; per seed)\n")
+        print("| method | relevant of 20 | per seed |")
+        print("|---|---|---|")
+        for m in methods:
+            if m in hits:
+                print(f"| {m} | {np.mean(hits[m]):.1f} | {hits[m]} |")
     costs = [r for r in rows if r["method"] == "cost"]
     if costs:
         print(
