@@ -141,7 +141,7 @@ def select(
         }
         info["final_loss"] = r.losses[-1]
     elif method in ("na_set", "na_rigl"):
-        samples = 20 if name in LARGE else None
+        samples = args.attr_samples or (20 if name in LARGE else None)
         r2 = train_attribution(
             xtr,
             ytr,
@@ -358,6 +358,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cost", nargs="*", default=["madelon", "mnist"])
     p.add_argument("--cost-epochs", type=int, default=2)
     p.add_argument("--out", default=str(ROOT / "runs" / "feature_selection" / "results.jsonl"))
+    p.add_argument("--attr-samples", type=int, help="rows per batch for the attribution")
     p.add_argument("--tag", default="", help="suffix of the method names in the results")
     p.add_argument("--summary", action="store_true")
     p.add_argument("--merge", nargs="*", default=[], help="more result files for --summary")
