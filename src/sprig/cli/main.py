@@ -167,12 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sprig", description="Truly sparse neural networks.")
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub).set_defaults(func=cmd_train)
-    from . import inspect_cmds
+    from . import inspect_cmds, select_cmd
 
     inspect_cmds.add_parsers(sub)
     from . import scaling_cmd
 
     scaling_cmd.add_parser(sub)
+    select_cmd.add_parser(sub)
     return parser
 
 
