@@ -1,6 +1,6 @@
 """A minimal training loop over sprig layers, optimizers and DST edits (used by selection).
 
-Deliberately independent of :mod:`sprig.training` (whose trainer is being redesigned): it runs
+Independent of :mod:`sprig.training` (selection trains small fixed networks its own way): it runs
 a :class:`~sprig.layers.Sequential` forward/backward pass, steps every parameter with one
 optimizer, and applies DST edits exactly as the trainer's topology callback does
 (``CSRMatrix.edit`` → ``SparseLinear.set_weight`` → ``remap_state`` of the optimizer state,
@@ -44,7 +44,7 @@ class SparseNetTrainer:
         loss: Loss,
         lr: float,
         *,
-        taps: dict[int, tuple[FloatArray, FloatArray]] | None = None,
+        taps: dict[str, tuple[FloatArray, FloatArray]] | None = None,
     ) -> float:
         """One optimizer step on the feature-major batch ``(X, T)``; returns the batch loss."""
         Y, backprop = self.net.forward(X, train=True, input_grad=False, taps=taps)
@@ -59,14 +59,14 @@ class SparseNetTrainer:
         algorithm: DSTAlgorithm,
         t: int,
         rng: np.random.Generator,
-        taps: Mapping[int, tuple[FloatArray, FloatArray]] | None = None,
+        taps: Mapping[str, tuple[FloatArray, FloatArray]] | None = None,
     ) -> dict[str, Edit]:
         """Propose and apply one DST update of every sparse layer (``taps`` feed RigL)."""
         layers: dict[str, tuple[Any, LayerInfo | None]] = {}
         for name, layer in self.sparse_layers().items():
             info = None
-            if taps is not None and int(name) in taps:
-                Xt, dYt = taps[int(name)]
+            if taps is not None and name in taps:  # taps are keyed by layer path ("0")
+                Xt, dYt = taps[name]
                 info = LayerInfo(sample=GradientSample(Xt, dYt))
             layers[name] = (layer.weight, info)
         edits = algorithm.propose_all(layers, t, rng)

@@ -50,6 +50,7 @@ from ..sparsity import grow as G
 from ..sparsity import prune as P
 from ..sparsity.algorithms import DSTAlgorithm
 from ..sparsity.density import erk, shapes_from_sizes
+from ..sparsity.info import GRADIENT_SAMPLE
 from ..sparsity.schedules import UpdateSchedule, cosine
 from ..typing import FloatArray
 from ._loop import SparseNetTrainer, batches
@@ -171,7 +172,7 @@ def train_attribution(
         if dense
         else dst_algorithm(dst, epochs * steps_per_epoch, every=update_every, alpha=drop_fraction)
     )
-    needs_taps = algorithm is not None and dst == "rigl"
+    needs_taps = algorithm is not None and GRADIENT_SAMPLE in algorithm.needs
     dst_rng = np.random.default_rng([seed, 0x445354])
     running: FloatArray = np.zeros(d)
     best = (np.inf, -1)
@@ -193,7 +194,7 @@ def train_attribution(
             )
             last_imp = attribution(list(net), np.ascontiguousarray(Xb[:, :m]), output=output)
             epoch_imp += last_imp
-            taps: dict[int, tuple[FloatArray, FloatArray]] | None = None
+            taps: dict[str, tuple[FloatArray, FloatArray]] | None = None
             if needs_taps and algorithm is not None and algorithm.due(step + 1):
                 taps = {}
             total += trainer.step(Xb, Tb, loss, lr, taps=taps) * len(rows)
