@@ -39,3 +39,30 @@ def get_num_threads() -> int:
     import numba
 
     return int(numba.get_num_threads())
+
+
+def thread_ceiling() -> int:
+    """The most threads sprig can use: Numba's ``NUMBA_NUM_THREADS`` (default: all cores)."""
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+
+
+def cap_threads(config: Any) -> Any:
+    """``config`` (a dataclass with a ``threads`` field) with ``threads`` lowered to
+    :func:`thread_ceiling`, printing a note when it was lowered, so the run records the
+    number of threads it really used."""
+    import dataclasses
+
+    n = getattr(config, "threads", None)
+    if n is None or isinstance(n, bool) or not isinstance(n, int):
+        return config
+    top = thread_ceiling()
+    if n <= top:
+        return config
+    print(
+        f"note: threads {n} capped to {top} (the cores available; NUMBA_NUM_THREADS={top}); "
+        f"recording threads = {top}",
+        flush=True,
+    )
+    return dataclasses.replace(config, threads=top)

@@ -97,6 +97,14 @@ def load_source(path: str | Path, *, config: str | Path | None = None) -> Source
         raise CheckpointError(
             f"{p} is neither a sprig checkpoint, a sprig weights file nor Nerva's W1, b1, … layout"
         )
+    if kind != "nerva":
+        from ..io import check_state_arrays
+
+        check_state_arrays(state, str(p))
+    if kind == "checkpoint":
+        from ..training.checkpoint import check_meta
+
+        check_meta(meta, p)  # counters and metadata must be valid too
     for key, value in state.items():
         a = np.asarray(value)
         if a.dtype.kind == "f" and not np.all(np.isfinite(a)):

@@ -178,8 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"sprig: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("sprig: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # training says where it stopped and how to resume
+        print(f"sprig: {e}" if str(e) else "sprig: interrupted", file=sys.stderr)
         return 130
 
 

@@ -30,7 +30,9 @@ from ..data.normalization import Normalization
 from ..errors import ConfigError, DataError
 from ..io import atomic_write
 from ..models.mlp import MLP
-from ..runtime import set_num_threads
+from ..rundir import check_outputs, hold_run_dir
+from ..runtime import cap_threads, set_num_threads
+from ..sanity import check_labels, check_network
 from ..sparsity import density as density_mod
 from ..specs.config import TrainConfig
 from ..specs.types import OptimizerSpec
@@ -38,6 +40,7 @@ from ..training.build import build_layers, build_loss, build_optimizer, build_sc
 from ..training.callbacks import Callback, EarlyStopping, KeepBest, MetricsLogger, ProgressBar
 from ..training.checkpoint import Checkpoint, restore_checkpoint
 from ..training.dst import TopologyUpdate, make_algorithm, nerva_prune_grow
+from ..training.interrupt import InterruptCheckpoint, save_on_interrupt
 from ..training.loop import Trainer
 
 DEFAULT_HIDDEN = (256, 256)
@@ -362,21 +365,45 @@ def run_train(
             config, seed=int(np.random.SeedSequence().generate_state(1)[0] % 2**31)
         )
     data, norm = resolve_data(config)
+    check_labels(data)
     if resume is None:
         config = resolve_config(config, data, sizes_given=sizes_given, density_given=density_given)
         run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
-        if (run_dir / "checkpoint.npz").exists():
-            raise ConfigError(
-                f"run directory {run_dir} already holds a run; use --resume "
-                f"{run_dir} to continue it or choose another --run-dir"
-            )
         config = dataclasses.replace(config, run_dir=str(run_dir))
     else:
         run_dir = resume
+    config = cap_threads(config)
+    check_outputs(config, run_dir)
+    # one writer per run directory; a failed start removes the directory it created
+    with hold_run_dir(run_dir, fresh=resume is None):
+        return _train(config, data, norm, run_dir, resume=resume, progress=progress)
+
+
+def _train(
+    config: TrainConfig,
+    data: Dataset,
+    norm: Normalization,
+    run_dir: Path,
+    *,
+    resume: Path | None,
+    progress: bool,
+) -> dict[str, Any]:
     # everything that can fail on bad input (weights to load, ...) happens before the run
-    # directory is created, so a failed start leaves nothing behind
+    # files are written, so a failed start leaves nothing behind
     trainer, _ = build_run(config, data, run_dir, norm=norm, progress=progress)
     model = trainer.state.model
+    check_network(model)
+    if resume is not None:  # checked (and restored) before anything is written
+        steps = None if config.preprocessed else _steps_per_epoch(config, len(data.y_train))
+        restore_checkpoint(trainer.state, run_dir / "checkpoint.npz", steps_per_epoch=steps)
+        if trainer.state.epoch >= trainer.state.epochs:
+            print(
+                f"run {run_dir} already finished its {trainer.state.epoch} epochs; nothing "
+                f"to do (to train further: sprig train --resume {run_dir} --epochs N with N > "
+                f"{trainer.state.epoch})",
+                flush=True,
+            )
+            return trainer.state.history[-1] if trainer.state.history else {}
     if resume is None:
         run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write(run_dir / "config.toml", lambda f: f.write(config.to_toml().encode()))
@@ -393,7 +420,6 @@ def run_train(
             },
         )
     if resume is not None:
-        restore_checkpoint(trainer.state, run_dir / "checkpoint.npz")
         print(
             f"resuming {run_dir} at epoch {trainer.state.epoch + 1}, batch "
             f"{trainer.state.batch_in_epoch + 1} (step {trainer.state.step})",
@@ -406,7 +432,10 @@ def run_train(
         print(data, flush=True)
     atomic_write(run_dir / "normalization.json", lambda f: f.write(_json(norm.to_dict()).encode()))
     t0 = time.perf_counter()
-    history = trainer.fit(data)
+    stop = InterruptCheckpoint(run_dir / "checkpoint.npz", run_dir, config.to_dict())
+    trainer.callbacks.append(stop)
+    with save_on_interrupt(stop):
+        history = trainer.fit(data)
     seconds = time.perf_counter() - t0
     model.save_weights(run_dir / "weights.npz")
     if config.save_weights:

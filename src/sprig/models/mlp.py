@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, DataError
-from ..io import load_npz, save_npz
+from ..io import check_state_arrays, load_npz, save_npz
 from ..layers.base import Backprop, Layer, Param
 from ..layers.linear import Linear, SparseLinear
 from ..layers.sequential import Sequential, Taps
@@ -254,6 +254,7 @@ class MLP:
     def load_weights(self, path: str | os.PathLike[str]) -> None:
         """Load weights written by :meth:`save_weights` (validated; see load_state_dict)."""
         arrays, meta = load_npz(path, what="weights file")
+        check_state_arrays(arrays, str(path))
         if not isinstance(meta, dict) or meta.get("format") != WEIGHTS_FORMAT:
             raise CheckpointError(f"{path} is not a sprig weights file (format {meta!r})")
         self.load_state_dict(arrays)
