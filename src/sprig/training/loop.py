@@ -10,7 +10,9 @@ One step is::
     callbacks.on_batch_end(...)                          # e.g. the DST topology update
 
 A non-finite loss stops training with a :class:`~sprig.errors.DivergenceError` naming the
-epoch and step (nothing is trained through it); weights are checked at each epoch end.
+epoch and step (nothing is trained through it); weights are checked at each epoch end. An
+exploding but finite loss or weight stops it the same way (``Trainer.guard``, a
+:class:`~sprig.training.guards.DivergenceGuard`; set it to ``None`` to turn it off).
 Evaluation runs in eval mode (no dropout, batch-norm running statistics).
 """
 
@@ -31,6 +33,7 @@ from ..models.mlp import MLP
 from ..optimizers.base import Optimizer
 from ..typing import FloatArray
 from .callbacks import Callback, finite_or_raise
+from .guards import DivergenceGuard
 from .state import TrainState, init_optimizers
 
 Schedule = Callable[[int], float]
@@ -131,6 +134,7 @@ class Trainer:
         self.density_lr_power = float(density_lr_power)
         self.evaluate = evaluate
         self.epoch_batches = epoch_batches
+        self.guard: DivergenceGuard | None = DivergenceGuard()  # None turns it off
         rules, states = init_optimizers(model, optimizer)
         self.state = TrainState(model=model, optimizers=rules, opt_states=states, epochs=epochs)
 
@@ -265,6 +269,8 @@ class Trainer:
             st.loss_sum += value * (n if self.loss.reduction == "mean" else 1.0)
             st.correct += int(np.sum(np.argmax(Y, axis=0) == batch.y))
             st.seen += n
+            if self.guard is not None and (why := self.guard.check(value, params)):
+                raise self._diverged(why)  # finite but exploding (sprig.training.guards)
             st.step += 1
             st.batch_in_epoch += 1
             logs: dict[str, Any] = {"loss": value, "lr": lr, "batch_size": n, "taps": taps}
