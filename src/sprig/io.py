@@ -70,6 +70,8 @@ def npz_problem(path: str | os.PathLike[str]) -> str | None:
                 header = f.tell()
             if dtype.hasobject:
                 return f"member {name[:-4]!r} holds Python objects (dtype {dtype}); not loaded"
+            if any(int(dim) < 0 for dim in shape):
+                return f"member {name[:-4]!r} has an invalid array header (shape {tuple(shape)})"
             count = 1
             for dim in shape:
                 count *= int(dim)
