@@ -34,8 +34,10 @@ def _ranges(values: Any, limit: int = 4) -> str:
 def check_labels(data: Any) -> None:
     """Refuse a classification dataset whose labels cannot train a classifier.
 
-    Requires at least 2 classes in ``y_train``, every class ``0..K-1`` present in
-    ``y_train`` (``K = num_classes``), and no test label absent from ``y_train``.
+    Requires at least 2 classes in ``y_train``, no test label absent from ``y_train``, at
+    least 2 training samples per class on average (more classes than half the samples means
+    continuous values or identifiers, e.g. a float target with 120 distinct values), and
+    every class ``0..K-1`` present in ``y_train`` (``K = num_classes``).
 
     Raises:
         DataError: naming the labels found and what is allowed.
@@ -54,6 +56,12 @@ def check_labels(data: Any) -> None:
         raise DataError(
             f"{name}: y_test has label(s) {_ranges(unseen)} that never occur in y_train; "
             "every test class must occur in the training set"
+        )
+    if len(present) > 2 and 2 * len(present) > len(y_train):
+        raise DataError(
+            f"{name}: y_train has {len(present)} classes for {len(y_train)} samples (fewer "
+            "than 2 per class); the labels look continuous or like identifiers, and a "
+            "classifier needs at least 2 samples per class on average"
         )
     missing = np.setdiff1d(np.arange(k), present)
     if len(missing):

@@ -48,7 +48,8 @@ def test_two_trainings_started_together(trained_run, tmp_path):
     results = [(p, *p.communicate(timeout=180)) for p in procs]
     codes = sorted(p.returncode for p, _, _ in results)
     assert codes == [0, 2], [(p.returncode, err) for p, _, err in results]
-    (winner_seed,) = [s for (p, _, _), s in zip(results, (11, 22), strict=True) if p.returncode == 0]
+    seeds = zip(results, (11, 22), strict=True)
+    (winner_seed,) = [s for (p, _, _), s in seeds if p.returncode == 0]
     (loser,) = [(p, out, err) for p, out, err in results if p.returncode != 0]
     proc = subprocess.CompletedProcess([], loser[0].returncode, loser[1], loser[2])
     msg = loser[2].lower()
