@@ -228,6 +228,7 @@ class Trainer:
         if st.batch_in_epoch == 0:
             st.loss_sum, st.correct, st.seen = 0.0, 0, 0
             st.timers = dict.fromkeys(PHASES, 0.0)
+        st.timers = st.timers or dict.fromkeys(PHASES, 0.0)  # resumed inside an epoch
         for cb in self.callbacks:
             cb.on_epoch_begin(st)
         t_epoch = time.perf_counter()
