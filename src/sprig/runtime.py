@@ -66,3 +66,32 @@ def cap_threads(config: Any) -> Any:
         flush=True,
     )
     return dataclasses.replace(config, threads=top)
+
+
+#: Environment variable: ``off`` leaves the threading environment exactly as found
+#: (the behaviour before :func:`apply_thread_defaults` existed; used by
+#: ``benchmarks/contention.py`` to measure "before").
+DEFAULTS_ENV = "SPRIG_THREAD_DEFAULTS"
+
+#: What :func:`apply_thread_defaults` sets when the user has not set it. Chosen by
+#: ``benchmarks/contention.py`` (docs/benchmarks.md, section ``contention``): with other
+#: processes on the cores, OpenMP worker threads that spin on barriers steal the time of
+#: the thread doing the work; passive waiting makes them sleep instead.
+THREAD_DEFAULTS = {
+    "OMP_WAIT_POLICY": "PASSIVE",  # GNU and LLVM OpenMP (Numba's omp layer): sleep, don't spin
+    "KMP_BLOCKTIME": "0",  # Intel OpenMP: the same
+}
+
+
+def apply_thread_defaults() -> dict[str, str]:
+    """Set :data:`THREAD_DEFAULTS` in ``os.environ`` where the user has not chosen a value
+    (called by ``import sprig``, before any OpenMP runtime is loaded; ``SPRIG_THREAD_DEFAULTS
+    =off`` disables it). Returns what was set."""
+    if os.environ.get(DEFAULTS_ENV, "").lower() == "off":
+        return {}
+    done = {}
+    for key, value in THREAD_DEFAULTS.items():
+        if key not in os.environ:
+            os.environ[key] = value
+            done[key] = value
+    return done
