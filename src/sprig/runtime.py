@@ -48,13 +48,19 @@ def thread_ceiling() -> int:
     return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
 
 
-def cap_threads(config: Any) -> Any:
+def cap_threads(config: Any, *, auto: bool = False) -> Any:
     """``config`` (a dataclass with a ``threads`` field) with ``threads`` lowered to
-    :func:`thread_ceiling`, printing a note when it was lowered, so the run records the
-    number of threads it really used."""
+    :func:`thread_ceiling`, printing a note when it was lowered, or (when unset and ``auto``,
+    i.e. for a new run) set to :func:`auto_threads`, so the run records the number of
+    threads it really used (and a resume uses the same number, which bit-identical
+    resumption needs)."""
     import dataclasses
 
     n = getattr(config, "threads", None)
+    if n is None and auto:
+        chosen, why = auto_threads()
+        print(f"threads: {chosen} (automatic: {why}; --threads N to choose)", flush=True)
+        return dataclasses.replace(config, threads=chosen)
     if n is None or isinstance(n, bool) or not isinstance(n, int):
         return config
     top = thread_ceiling()
@@ -95,3 +101,24 @@ def apply_thread_defaults() -> dict[str, str]:
             os.environ[key] = value
             done[key] = value
     return done
+
+
+def auto_threads() -> tuple[int, str]:
+    """The thread count ``sprig train`` uses when ``--threads`` is not given, and why.
+
+    The cores this process may run on, minus the load other processes put on them (the
+    1-minute load average, rounded), at least 1 and at most :func:`thread_ceiling`: with the
+    cores busy, a second worker thread waits for CPU time while the others wait for it at
+    every barrier, and one thread is faster (``docs/benchmarks.md``, "Threads under
+    contention").
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        load = 0.0
+    n = max(1, min(thread_ceiling(), cores, int(cores - load + 0.5)))
+    return n, f"{cores} core(s), load average {load:.1f}"

@@ -156,3 +156,36 @@ def test_resume_refuses_locked_style_errors_without_traceback(tmp_path):
 def test_good_dataset_helper(tmp_path):
     assert load_npz  # keep the import used by the helpers
     assert write_dataset(tmp_path / "g.npz").exists()
+
+
+def test_auto_threads_follow_the_load(monkeypatch):
+    import os
+
+    from sprig import runtime
+
+    monkeypatch.setattr(runtime, "thread_ceiling", lambda: 8)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert runtime.auto_threads() == (4, "4 core(s), load average 0.2")
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.6, 0.0, 0.0))
+    assert runtime.auto_threads()[0] == 1  # 4 cores - 2.6 busy, rounded
+    monkeypatch.setattr(os, "getloadavg", lambda: (20.0, 0.0, 0.0))
+    assert runtime.auto_threads()[0] == 1
+
+
+def test_thread_defaults_respect_the_user(monkeypatch):
+    from sprig import runtime
+
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    monkeypatch.delenv("KMP_BLOCKTIME", raising=False)
+    assert runtime.apply_thread_defaults() == {"KMP_BLOCKTIME": "0"}
+    assert os_environ("OMP_WAIT_POLICY") == "ACTIVE"
+    monkeypatch.delenv("KMP_BLOCKTIME")
+    monkeypatch.setenv("SPRIG_THREAD_DEFAULTS", "off")
+    assert runtime.apply_thread_defaults() == {}
+
+
+def os_environ(key):
+    import os
+
+    return os.environ.get(key)

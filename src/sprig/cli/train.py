@@ -372,7 +372,7 @@ def run_train(
         config = dataclasses.replace(config, run_dir=str(run_dir))
     else:
         run_dir = resume
-    config = cap_threads(config)
+    config = cap_threads(config, auto=resume is None)
     check_outputs(config, run_dir)
     # one writer per run directory; a failed start removes the directory it created
     with hold_run_dir(run_dir, fresh=resume is None):
