@@ -12,7 +12,11 @@ warm-up, and reports seconds per batch. Set-ups:
   threading layer (``omp`` here: no TBB installed);
 * ``passive``: ``OMP_WAIT_POLICY=PASSIVE`` and ``KMP_BLOCKTIME=0`` (what ``import sprig``
   now sets unless the user set them; ``sprig.runtime.THREAD_DEFAULTS``);
-* ``workqueue``: Numba's ``workqueue`` layer (no OpenMP), environment as found.
+* ``workqueue``: Numba's ``workqueue`` layer (no OpenMP), environment as found;
+* ``after``: sprig's defaults now: the passive environment of ``import sprig`` and, as
+  ``sprig train`` without ``--threads``, :func:`sprig.runtime.auto_threads` (the cores minus
+  the load average). Compared in a second table with ``before`` at its old default (Numba
+  uses every core when no thread count is given: 2 here).
 
 Load: ``--load`` busy-loop processes (pure Python ``while True``) started before and
 stopped after each measurement. Variants are interleaved round by round; medians reported.
@@ -42,6 +46,7 @@ SETUPS = {
     "passive": {"OMP_WAIT_POLICY": "PASSIVE", "KMP_BLOCKTIME": "0"},
     "workqueue": {"SPRIG_THREAD_DEFAULTS": "off", "NUMBA_THREADING_LAYER": "workqueue"},
 }
+AFTER = {"after": {}}
 BUSY = "while True: pass"
 
 
@@ -52,6 +57,8 @@ def child(threads: int, batches: int) -> None:
 
     import sprig
 
+    if threads == 0:  # sprig train's default: the cores minus the load
+        threads = sprig.runtime.auto_threads()[0]
     sprig.set_num_threads(threads)
     rng = np.random.default_rng(0)
     n = BATCH * batches
@@ -63,12 +70,13 @@ def child(threads: int, batches: int) -> None:
     t0 = time.perf_counter()
     sprig.fit(model, (X, y), epochs=1, **opts)
     seconds = (time.perf_counter() - t0) / batches
-    print(json.dumps({"seconds_per_batch": seconds, "layer": numba.threading_layer()}))
+    print(json.dumps({"seconds_per_batch": seconds, "layer": numba.threading_layer(),
+                      "threads": threads}))  # fmt: skip
 
 
-def measure(setup: str, threads: int, load: int, batches: int) -> tuple[float, str]:
+def measure(setup: str, threads: int, load: int, batches: int) -> tuple[float, str, int]:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME")}
-    env.update(SETUPS[setup])
+    env.update({**SETUPS, **AFTER}[setup])
     env["PYTHONPATH"] = os.pathsep.join(
         [str(_report.ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])]
     )
@@ -83,7 +91,7 @@ def measure(setup: str, threads: int, load: int, batches: int) -> tuple[float, s
             p.kill()
             p.wait()
     row = json.loads(out.strip().splitlines()[-1])
-    return float(row["seconds_per_batch"]), str(row["layer"])
+    return float(row["seconds_per_batch"]), str(row["layer"]), int(row["threads"])
 
 
 def main() -> None:
@@ -102,14 +110,18 @@ def main() -> None:
         args.batches, args.rounds = 5, 1
     load0 = _report.start_load()
     cells = [(s, t, ld) for s in SETUPS for ld in (0, args.load) for t in (1, 2)]
+    cells += [("after", 0, ld) for ld in (0, args.load)]
     times: dict[tuple[str, int, int], list[float]] = {c: [] for c in cells}
     layers: dict[str, str] = {}
+    chosen: dict[int, list[int]] = {0: [], args.load: []}
     for r in range(args.rounds):
         order = cells[r % len(cells) :] + cells[: r % len(cells)]
         for s, t, ld in order:
-            sec, layers[s] = measure(s, t, ld, args.batches)
+            sec, layers[s], used = measure(s, t, ld, args.batches)
             times[(s, t, ld)].append(sec)
-            print(f"round {r + 1} {s:9s} threads {t} load {ld}: {1e3 * sec:8.1f} ms/batch",
+            if s == "after":
+                chosen[ld].append(used)
+            print(f"round {r + 1} {s:9s} threads {used} load {ld}: {1e3 * sec:8.1f} ms/batch",
                   flush=True)  # fmt: skip
     med = {c: statistics.median(v) for c, v in times.items()}
     lines = [
@@ -138,6 +150,29 @@ def main() -> None:
     lines.append("")
     lines.append("Times are per training batch; the ratio columns are time(2 threads) / "
                  "time(1 thread): below 1 the second thread helps, above 1 it hurts.")  # fmt: skip
+    lines += [
+        "",
+        "Default thread count (no `--threads`), before and after: before = every core with "
+        "spinning OpenMP workers, after = passive workers and the automatic count.",
+        "",
+        "| default | no extra load | with load | threads used (no load / load) |",
+        "|---|---:|---:|---|",
+        f"| before | {1e3 * med[('before', 2, 0)]:.0f} ms | "
+        f"{1e3 * med[('before', 2, args.load)]:.0f} ms | 2 / 2 |",
+        f"| after | {1e3 * med[('after', 0, 0)]:.0f} ms | "
+        f"{1e3 * med[('after', 0, args.load)]:.0f} ms | "
+        f"{','.join(map(str, chosen[0]))} / {','.join(map(str, chosen[args.load]))} |",
+        "",
+        "Reading: on a machine whose cores are already busy (the load average above is "
+        "the other processes' load), a second worker thread costs more than it gives in "
+        "every set-up, and spinning OpenMP workers (`before`) cost the most; passive "
+        "waiting narrows the gap but does not close it. Hence the defaults: `import sprig` "
+        "sets `OMP_WAIT_POLICY=PASSIVE` and `KMP_BLOCKTIME=0` unless they are set "
+        "(`SPRIG_THREAD_DEFAULTS=off` keeps the environment as found), and `sprig train` "
+        "without `--threads` uses the cores minus the 1-minute load average, at least 1 "
+        "(`sprig.runtime.auto_threads`), recorded in `config.toml` so a resume uses the "
+        "same count. An explicit `--threads N` is always obeyed (capped at the cores).",
+    ]
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
