@@ -68,12 +68,11 @@ def popen(argv: list[str], *, cwd: Any, extra_env: dict[str, str] | None = None)
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """sha256 of every file under ``root`` (relative path → digest); run directories' lock
-    files (which hold the pid of their last holder) are left out."""
+    """sha256 of every file under ``root`` (relative path → digest)."""
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != ".sprig-lock"
+        if p.is_file()
     }
 
 

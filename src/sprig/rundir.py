@@ -50,7 +50,8 @@ class RunDirLock:
         """Take the lock without waiting.
 
         Raises:
-            ConfigError: another process holds it (its pid is named when known).
+            ConfigError: another process holds it. The file's content is never changed,
+                so a refused command leaves every byte of the run directory as it was.
         """
         import fcntl
 
@@ -58,20 +59,13 @@ class RunDirLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
+            os.close(fd)
             if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                os.close(fd)
                 raise
-            try:
-                owner = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            finally:
-                os.close(fd)
-            who = f" (pid {owner})" if owner.isdigit() else ""
             raise ConfigError(
-                f"run directory {self.run_dir} is in use by another sprig process{who}; "
-                "wait for it to finish or choose another --run-dir"
+                f"run directory {self.run_dir} is in use by another sprig process (it holds "
+                f"{self.path}); wait for it to finish or choose another --run-dir"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
         self.fd = fd
         return self
 

@@ -69,7 +69,7 @@ def test_locked_directory_refused_and_untouched(trained_run, tmp_path):
         proc = sprig(["train", "--resume", str(d), "--no-progress", "--epochs", "3"], cwd=tmp_path)
     finally:
         holder.communicate(timeout=30)  # closes its stdin: it exits
-    assert_error(proc, f"in use by another sprig process (pid {holder.pid})")
+    assert_error(proc, f"in use by another sprig process (it holds {d}/.sprig-lock)")
     assert snapshot(d) == before
 
 
