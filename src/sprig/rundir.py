@@ -86,6 +86,15 @@ def leftover_temporaries(run_dir: str | os.PathLike[str]) -> list[Path]:
     return sorted(p for p in d.glob(".*.tmp") if p.is_file())
 
 
+def _refuse_run_files(d: Path) -> None:
+    found = [name for name in RUN_FILES if (d / name).exists()]
+    if found:
+        raise ConfigError(
+            f"run directory {d} already holds a run ({', '.join(found)}); use "
+            f"--resume {d} to continue it or choose another --run-dir"
+        )
+
+
 @contextlib.contextmanager
 def hold_run_dir(run_dir: str | os.PathLike[str], *, fresh: bool) -> Iterator[RunDirLock]:
     """Create (if needed) and lock ``run_dir`` for one run, then clean leftovers.
@@ -101,6 +110,8 @@ def hold_run_dir(run_dir: str | os.PathLike[str], *, fresh: bool) -> Iterator[Ru
     d = Path(run_dir)
     if d.exists() and not d.is_dir():
         raise ConfigError(f"run directory {d} exists and is not a directory")
+    if fresh:  # refused before anything is created; checked again under the lock
+        _refuse_run_files(d)
     created = not d.exists()
     d.mkdir(parents=True, exist_ok=True)
     lock = RunDirLock(d)
@@ -108,12 +119,7 @@ def hold_run_dir(run_dir: str | os.PathLike[str], *, fresh: bool) -> Iterator[Ru
     try:
         lock.acquire()
         if fresh:
-            found = [name for name in RUN_FILES if (d / name).exists()]
-            if found:
-                raise ConfigError(
-                    f"run directory {d} already holds a run ({', '.join(found)}); use "
-                    f"--resume {d} to continue it or choose another --run-dir"
-                )
+            _refuse_run_files(d)
         stale = leftover_temporaries(d)
         for p in stale:
             with contextlib.suppress(FileNotFoundError):
