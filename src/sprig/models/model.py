@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, DataError
-from ..io import load_npz, save_npz
+from ..io import check_state_arrays, load_npz, save_npz
 from ..layers import tree
 from ..layers.activation import ActivationLayer
 from ..layers.base import Param
@@ -357,6 +357,7 @@ class Model:
                 architecture and are checked by names and shapes only).
         """
         arrays, meta = load_npz(path, what="weights file")
+        check_state_arrays(arrays, str(path))
         if not isinstance(meta, dict) or meta.get("format") not in WEIGHTS_FORMATS:
             raise CheckpointError(f"{path} is not a sprig weights file (format {meta!r})")
         self.check_architecture(meta.get("architecture"), str(path))
