@@ -137,9 +137,9 @@ def _train(
         if trainer.state.epoch >= trainer.state.epochs:
             if lead:
                 print(
-                    f"run {run_dir} already finished its {trainer.state.epoch} epochs; "
-                    f"nothing to do (to train further: raise epochs in {run_dir / 'config.toml'} "
-                    f"above {trainer.state.epoch} and resume)",
+                    f"run {run_dir} already finished its {trainer.state.epoch} epochs; nothing "
+                    f"to do (to train further: sprig train --resume {run_dir} --epochs N with "
+                    f"N > {trainer.state.epoch})",
                     flush=True,
                 )
             return trainer.state.history[-1] if trainer.state.history else {}
