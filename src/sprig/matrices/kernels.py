@@ -365,6 +365,21 @@ def _gather_transpose(X, rows, out):  # pragma: no cover - jitted
                 out[j, t] = X[r, j]
 
 
+#: Activation budget of one evaluation batch (bytes of the widest layer's output).
+EVAL_BYTES = 128 << 20
+
+
+def eval_rows(requested: int, widest: int, itemsize: int) -> int:
+    """Rows per evaluation batch: ``requested``, capped so that a ``(widest, rows)``
+    activation stays within :data:`EVAL_BYTES` (at least 1): bounded memory for very wide
+    layers (a 1,024-row batch of a 500,000-wide layer would be 2 GB per activation).
+
+    >>> eval_rows(1024, 1000, 4), eval_rows(1024, 500_000, 4)
+    (1024, 67)
+    """
+    return max(1, min(int(requested), EVAL_BYTES // max(1, widest * itemsize)))
+
+
 def _check_fm(name: str, A: FloatArray, rows: int, dtype: np.dtype) -> None:
     if A.ndim != 2 or A.shape[0] != rows:
         raise ValueError(f"{name} must have shape ({rows}, N), got {A.shape}")

@@ -91,6 +91,8 @@ class MLP:
             raise DataError(f"expected input of shape (N, {self.in_features}), got {X.shape}")
         X = np.ascontiguousarray(X, dtype=self.dtype)
         out = np.empty((X.shape[0], self.out_features), dtype=self.dtype)
+        widest = max(max(la.in_features, la.out_features) for la in self.linear_layers().values())
+        batch_size = kernels.eval_rows(batch_size, widest, X.itemsize)  # bounded memory
         for s in range(0, X.shape[0], batch_size):
             idx = np.arange(s, min(s + batch_size, X.shape[0]))
             Y, _ = self.net.forward(kernels.gather_transpose(X, idx), train=False, input_grad=False)

@@ -27,6 +27,7 @@ from ..data.batching import Batches
 from ..data.datasets import Dataset
 from ..errors import ConfigError, DivergenceError
 from ..losses.base import Loss
+from ..matrices.kernels import eval_rows
 from ..models.mlp import MLP
 from ..optimizers.base import Optimizer
 from ..typing import FloatArray
@@ -47,6 +48,8 @@ def evaluate(
     y = np.asarray(y)
     total = correct = 0.0
     X = np.ascontiguousarray(X, dtype=model.dtype)
+    widest = max(max(la.in_features, la.out_features) for la in model.linear_layers().values())
+    batch_size = eval_rows(batch_size, widest, X.itemsize)  # bounded memory for wide layers
     for s in range(0, len(y), batch_size):
         idx = np.arange(s, min(s + batch_size, len(y)))
         from ..matrices.kernels import gather_transpose
