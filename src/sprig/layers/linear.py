@@ -213,7 +213,7 @@ class SparseLinear(_AffineBase):
             fi: Any = (
                 float(self.in_features)
                 if fan_in == "dense"
-                else np.diff(W.indptr)[W.row_of].astype(np.float64)
+                else np.repeat(np.diff(W.indptr).astype(np.float64), np.diff(W.indptr))
             )
             vals = (init or default_init)(W.nnz, fi, float(self.out_features), self.rng)
             W.data[:] = np.asarray(vals, dtype=self.dtype)
