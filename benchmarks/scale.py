@@ -4,8 +4,8 @@ Network 784-W-W-10 (ReLU, ReLU, softmax cross-entropy), Erdős–Rényi layer de
 ``ε (n_in + n_out) / (n_in n_out)`` with ε = 20 for the two hidden layers, the output layer
 dense; batch 100, SGD momentum 0.9, lr 0.01, SET (ζ = 0.3) at every epoch end; through the
 public API (``sprig.sparse_mlp`` + the ``Trainer`` that ``sprig.fit`` builds, kept so that the
-SET update can be timed). Kernels are compiled on a small model first. Each width runs in its own process (so the
-peak RSS is that width's). Per width it reports:
+SET update can be timed). Kernels are compiled on a small model first. Each width runs in its
+own process (so the peak RSS is that width's). Per width it reports:
 
 * build: seconds to construct the model (random topologies and values);
 * epoch: training time of the measured samples (``--samples``, default the full 60,000) and

@@ -19,8 +19,12 @@ def _data(W, n, seed, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@given(W=csr_matrices(max_dim=40), n=st.integers(1, 9), seed=st.integers(0, 2**31),
-       panel_bytes=st.integers(1, 400))
+@given(
+    W=csr_matrices(max_dim=40),
+    n=st.integers(1, 9),
+    seed=st.integers(0, 2**31),
+    panel_bytes=st.integers(1, 400),
+)
 @settings(max_examples=40)
 def test_panelled_products_equal_whole_rows(dtype, W, n, seed, panel_bytes):
     W = W.astype(dtype)
@@ -46,10 +50,10 @@ def test_panels_split_rows_into_contiguous_ranges():
     bounds = np.linspace(0, 50, 5).astype(int)
     for p in range(4):
         for i in range(30):
-            cols = W.indices[s[p, i]:s[p + 1, i]]
+            cols = W.indices[s[p, i] : s[p + 1, i]]
             assert np.all((cols >= bounds[p]) & (cols < bounds[p + 1]))
     t = W.panels(3, transposed=True)
-    col_ptr, row_idx = W.csc[0], W.csc[1]
+    col_ptr = W.csc[0]
     assert np.array_equal(t[0], col_ptr[:-1]) and np.array_equal(t[-1], col_ptr[1:])
     assert W.panels(4) is s  # cached
 
@@ -83,12 +87,17 @@ def test_csc_counting_sort_equals_stable_argsort(W):
     ref = np.argsort(W.indices, kind="stable")
     assert np.array_equal(perm, ref)
     assert np.array_equal(row_idx, W.row_of[ref])
-    assert np.array_equal(col_ptr, np.concatenate([[0], np.cumsum(np.bincount(
-        W.indices, minlength=W.shape[1]))]))
+    assert np.array_equal(
+        col_ptr, np.concatenate([[0], np.cumsum(np.bincount(W.indices, minlength=W.shape[1]))])
+    )
 
 
-@given(rows=st.integers(1, 40), cols=st.integers(1, 40), frac=st.floats(0, 0.5),
-       seed=st.integers(0, 2**31))
+@given(
+    rows=st.integers(1, 40),
+    cols=st.integers(1, 40),
+    frac=st.floats(0, 0.5),
+    seed=st.integers(0, 2**31),
+)
 def test_random_pattern_is_canonical_and_exact(rows, cols, frac, seed):
     nnz = int(frac * rows * cols)
     ip, ix = sampling.random_pattern(rows, cols, nnz, np.random.default_rng(seed))

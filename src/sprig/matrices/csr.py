@@ -160,7 +160,7 @@ class CSRMatrix:
         col_ptr = np.zeros(self.shape[1] + 1, dtype=np.int64)
         np.cumsum(counts, out=col_ptr[1:])
         row_idx = np.empty(self.nnz, dtype=INDEX_DTYPE)
-        perm = np.empty(self.nnz, dtype=INDEX_DTYPE if self.nnz < 2**31 else np.int64)
+        perm: IntArray = np.empty(self.nnz, dtype=INDEX_DTYPE if self.nnz < 2**31 else np.int64)
         kernels.csc_fill(self.indptr, self.indices, col_ptr, row_idx, perm)
         return col_ptr, row_idx, perm, kernels.balanced_blocks(col_ptr)
 
@@ -433,7 +433,14 @@ class CSRMatrix:
         vals = self._values(data)
         starts = self.panels(kernels.n_panels(self.shape[1], Xt.shape[1], Xt.itemsize))
         return kernels.spmm(
-            self.row_blocks, self.indptr, self.indices, vals, Xt, bias, out, starts=starts,
+            self.row_blocks,
+            self.indptr,
+            self.indices,
+            vals,
+            Xt,
+            bias,
+            out,
+            starts=starts,
             relu=relu,
         )
 
@@ -450,7 +457,14 @@ class CSRMatrix:
             kernels.n_panels(self.shape[0], dYt.shape[1], dYt.itemsize), transposed=True
         )
         return kernels.spmm_transposed(
-            blocks, col_ptr, row_idx, perm, self._values(data), dYt, self.shape[1], out,
+            blocks,
+            col_ptr,
+            row_idx,
+            perm,
+            self._values(data),
+            dYt,
+            self.shape[1],
+            out,
             starts=starts,
         )
 
@@ -488,8 +502,15 @@ class CSRMatrix:
                 raise ValueError(f"mask {mask.shape} must have the shape of dYt {dYt.shape}")
         starts = self.panels(kernels.n_panels(self.shape[1], Xt.shape[1], Xt.itemsize))
         return kernels.sddmm(
-            self.row_blocks, self.indptr, self.indices, dYt, Xt, out, row_sums=row_sums,
-            starts=starts, mask=mask,
+            self.row_blocks,
+            self.indptr,
+            self.indices,
+            dYt,
+            Xt,
+            out,
+            row_sums=row_sums,
+            starts=starts,
+            mask=mask,
         )
 
 

@@ -271,7 +271,17 @@ def _spmm(blocks, starts, indices, data, Xt, bias, out, relu):  # pragma: no cov
         last = p == n_panels - 1
         for blk in nb.prange(len(blocks) - 1):
             _spmm_rows(
-                blocks[blk], blocks[blk + 1], lo, hi, indices, data, Xt, bias, out, first, last,
+                blocks[blk],
+                blocks[blk + 1],
+                lo,
+                hi,
+                indices,
+                data,
+                Xt,
+                bias,
+                out,
+                first,
+                last,
                 relu,
             )
 
