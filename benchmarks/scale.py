@@ -285,12 +285,17 @@ def main(argv: list[str] | None = None) -> int:
                "--test", str(args.test), "--threads", str(args.threads), "--dst", args.dst,
                "--reps", str(args.reps), "--seed", str(args.seed), "--log-every",
                str(args.log_every)]  # fmt: skip
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        sys.stdout.write(proc.stdout)
-        if proc.returncode:
-            sys.stderr.write(proc.stderr)
-            return proc.returncode
-        res = json.loads(proc.stdout.split("RESULT ", 1)[1])
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        res = None
+        assert proc.stdout is not None
+        for line in proc.stdout:  # progress lines as they come (a 1 M-neuron epoch is long)
+            if line.startswith("RESULT "):
+                res = json.loads(line[len("RESULT ") :])
+            else:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        if proc.wait() or res is None:
+            return proc.returncode or 1
         results.append(res)
         if args.json:
             with open(args.json, "a") as f:
