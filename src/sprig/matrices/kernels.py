@@ -15,6 +15,19 @@ With ``W`` of shape ``(K, D)`` stored in CSR (``indptr``, ``indices``, ``data``)
 
 Each costs ``O(N · nnz)`` time and allocates nothing of size ``K × D``.
 
+Wide layers: when the gathered operand (``Xt`` for the forward product and the weight
+gradient, ``dYt`` for backward-data) is larger than :data:`PANEL_BYTES`, the stored entries are
+processed by panels: ``P`` column panels of ``W`` (row panels for backward-data), one after the
+other, each over all rows. CSR rows are sorted, so the part of a row inside a panel is one
+contiguous range: a ``(P + 1, rows)`` table of range starts (:func:`panel_starts`, cached per
+topology by ``CSRMatrix.panels``) is the whole layout, the values stay in CSR order. The slice
+of the gathered operand a panel reads stays in cache while every row that needs it is
+processed; the output rows are revisited once per panel (streamed) instead.
+
+Fusions: the forward product can apply a ReLU to each output row while it is in cache
+(``relu=True``); the weight gradient can apply the ReLU derivative to ``dYt`` in place
+(``mask=Y``) in the pass that computes the bias gradient.
+
 Parallelism: rows (or columns) are split into blocks of roughly equal non-zero count
 (:func:`balanced_blocks`), and ``prange`` runs over blocks; products with fewer than
 :data:`SERIAL_WORK` multiply-adds run serially on the calling thread. The number of threads is
