@@ -220,9 +220,9 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
 
 def table(results: list[dict[str, Any]], label: str) -> list[str]:
     lines = [
-        f"| {label} width | nnz | build s | epoch s (measured samples) | s per 60k epoch "
-        "(scaled) | CPU s per 60k | SET s | eval s | test acc | GF/s fwd / bwd / grad "
-        "(wall; per CPU-s) | B per weight | peak RSS GB | load start-end |",
+        f"| {label} width | nnz | build s (CPU s) | epoch s (measured samples) | s per 60k "
+        "epoch (scaled) | CPU s per 60k | SET s (CPU s) | eval s | test acc | GF/s fwd / bwd / "
+        "grad (wall; per CPU-s) | B per weight | peak RSS GB | load start-end |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -231,9 +231,11 @@ def table(results: list[dict[str, Any]], label: str) -> list[str]:
         gf = " / ".join(f"{ra[k]['gflops_wall']:.1f}" for k in ("forward", "backward", "gradient"))
         gc = " / ".join(f"{ra[k]['gflops_cpu']:.1f}" for k in ("forward", "backward", "gradient"))
         lines.append(
-            f"| {r['width']:,} | {r['memory']['nnz']:,} | {r['build_s']:.1f} | "
+            f"| {r['width']:,} | {r['memory']['nnz']:,} | {r['build_s']:.1f} "
+            f"({r['build_cpu_s']:.1f}) | "
             f"{r['epoch_s']:.1f} ({r['samples']}) | {r['epoch60k_s']:.0f} | "
-            f"{r['epoch_cpu_s'] * sc:.0f} | {r['topology_s']:.2f} | {r['evaluate_s']:.1f} | "
+            f"{r['epoch_cpu_s'] * sc:.0f} | {r['topology_s']:.1f} "
+            f"({r.get('topology_cpu_s', float('nan')):.1f}) | {r['evaluate_s']:.1f} | "
             f"{r['test_accuracy']:.4f} | {gf}; {gc} | {r['bytes_per_weight']:.1f} | "
             f"{r['peak_rss_gb']:.2f} | {r['load_start']:.1f}-{r['load_end']:.1f} |"
         )
