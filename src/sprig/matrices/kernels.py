@@ -68,8 +68,12 @@ PREFETCH_BYTES = 1 << 19
 #: are processed by column panels (forward, weight gradient) or row panels (backward-data) so
 #: that the slice of the gathered operand a panel uses stays in the last-level cache while
 #: every row that needs it is processed; the output rows are then revisited once per panel
-#: (sequential traffic) instead of every stored weight fetching its row from DRAM.
-PANEL_BYTES = 24 << 20
+#: (sequential traffic) instead of every stored weight fetching its row from DRAM. Measured on
+#: the shared 2-core Xeon (105 MiB L3, 1 thread, 250,000² layer, 10 M entries, batch 100):
+#: 5 panels of 20 MiB were 10-23 % *slower* than one pass for all three products, and 4 panels
+#: at 500,000² were no faster (docs/benchmarks.md, "scale"); so panels start only above 256 MiB
+#: until a quiet machine with a smaller cache shows a gain.
+PANEL_BYTES = 256 << 20
 
 
 def balanced_blocks(indptr: IntArray, n_blocks: int = N_BLOCKS) -> IntArray:
