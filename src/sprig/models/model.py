@@ -171,6 +171,8 @@ class Model:
         """Every output of the tree ``(N, out_k)`` in evaluation mode, in batches (a tuple
         for several outputs)."""
         X = np.ascontiguousarray(self._check_input(X), dtype=self.dtype)
+        widest = max(max(la.in_features, la.out_features) for la in self.affine_modules().values())
+        batch_size = kernels.eval_rows(batch_size, widest, X.itemsize)  # bounded memory
         outs = self.out_features if isinstance(self.out_features, tuple) else (self.out_features,)
         results = [np.empty((X.shape[0], k), dtype=self.dtype) for k in outs]
         for s in range(0, X.shape[0], batch_size):

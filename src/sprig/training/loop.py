@@ -48,6 +48,7 @@ from ..data.datasets import Dataset
 from ..errors import ConfigError, DivergenceError
 from ..losses.base import Loss
 from ..losses.heads import HeadsLoss
+from ..matrices.kernels import eval_rows
 from ..models.model import Model
 from ..typing import FloatArray
 from .callbacks import Callback, finite_or_raise
@@ -101,6 +102,8 @@ def evaluate(
     y = np.asarray(y)
     total = correct = 0.0
     X = np.ascontiguousarray(X, dtype=model.dtype)
+    widest = max(max(la.in_features, la.out_features) for la in model.affine_modules().values())
+    batch_size = eval_rows(batch_size, widest, X.itemsize)  # bounded memory for wide layers
     for s in range(0, len(X), batch_size):
         idx = np.arange(s, min(s + batch_size, len(X)))
         Xt = gather_transpose(X, idx)
