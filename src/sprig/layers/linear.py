@@ -236,6 +236,10 @@ class SparseLinear(_AffineBase):
             f"density={self.weight.density:.4g}, bias={self.bias is not None}{extra})"
         )
 
+    #: The backend seam (:mod:`sprig.backend`) the three products go through; the NumPy/Numba
+    #: implementation (its topology object is the :class:`CSRMatrix` itself).
+    ops: Any = None
+
     @property
     def nnz(self) -> int:
         """Number of stored weights."""
@@ -285,17 +289,27 @@ class SparseLinear(_AffineBase):
         if not X.flags.c_contiguous:
             X = np.ascontiguousarray(X)
         W, gW, b, gb = self.weight, self.weight_grad, self.bias, self.bias_grad
+        ops = self.ops
         R = self._mask((W.nnz,)) if (train and self.drop_connect) else None
-        We = None if R is None else W.data * R
-        Y = W.matmul_fm(X, b, data=We, relu=relu)
+        We = W.data if R is None else W.data * R
+        Y = ops.spmm(W, We, X, b, relu=relu)
 
         def backprop(dY: FloatArray) -> FloatArray | None:
             if not dY.flags.c_contiguous:
                 dY = np.ascontiguousarray(dY)
             # db = dY 1 (and the fused ReLU's derivative) in the same pass
-            W.sampled_fm(dY, X, out=gW, row_sums=gb, mask=Y if relu else None)
+            ops.sddmm(W, dY, X, out=gW, row_sums=gb, mask=Y if relu else None)
             if R is not None:
                 np.multiply(gW, R, out=gW)
-            return W.rmatmul_fm(dY, data=We) if input_grad else None
+            return ops.spmm_t(W, We, dY) if input_grad else None
 
         return Y, backprop
+
+
+def _numpy_ops() -> Any:
+    from ..backend.numpy import NumpyOps
+
+    return NumpyOps()
+
+
+SparseLinear.ops = _numpy_ops()
