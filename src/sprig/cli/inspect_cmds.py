@@ -176,7 +176,10 @@ def model_of(src: Source, *, need_config: str | None = None) -> Any:
         load_nerva_weights(model, src.path)
         return model
     if src.config is not None:
-        return rebuild_model(src.config, src.state)
+        model = rebuild_model(src.config, src.state)
+        # the file's recorded architecture (layers, widths, activations) must be this one
+        model.check_architecture(src.meta.get("architecture"), str(src.path))
+        return model
     if need_config:
         raise ConfigError(
             f"{need_config} needs the run's configuration: {src.path} stores none and there is "
