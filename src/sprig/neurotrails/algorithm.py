@@ -13,8 +13,9 @@ and regrow as many free positions of largest ``|∇w|`` (gradient growth, the de
 the batch in factored form, :func:`sprig.sparsity.grow.gradient_grow`; new weights 0, their
 optimizer state reset). The drop rate starts at ``0.5`` and decays along a cosine
 (``p_t = 0.25 (1 + cos(π t / T_end))``). Initial densities: ERK (``--sparse_init Multi_Output``
-is the ERK formula) over all layers of the tree. These are RigL's pieces (it is named
-``"rigl"`` so both trainers gather the gradient sample it needs), with NeuroTrails' constants.
+is the ERK formula) over all layers of the tree. These are RigL's pieces with NeuroTrails'
+constants; both trainers gather the gradient sample because the grow criterion declares it
+(``alg.needs``).
 
 ``every`` defaults: 1000 (CV) and 50 (LLM) in the paper; ``end``: the fraction of the run after
 which the topology is frozen (the paper anneals over the whole run; default 1.0).
@@ -77,6 +78,7 @@ def neurotrails_dst(
         if not ok:
             raise ConfigError(f"NeuroTrails DST: bad {name} {value!r}")
     alg = A.rigl(total_steps, alpha=float(drop_rate), delta_t=every, end_fraction=float(end))
+    alg = dataclasses.replace(alg, name="neurotrails")
     if prune == "soft_magnitude":
         alg = dataclasses.replace(alg, prune=P.soft_magnitude(float(temperature)))
     return alg
