@@ -14,7 +14,8 @@ def _layer(dtype=np.float64, seed=0):
     W = CSRMatrix.random(
         (5, 7), nnz=12, rng=rng, dtype=dtype, values=lambda n, r: r.standard_normal(n)
     )
-    return SprigSparseLinear(W), W
+    with pytest.deprecated_call(match="use sprig.torch.SparseLinear"):
+        return SprigSparseLinear(W), W
 
 
 def test_gradcheck_float64():

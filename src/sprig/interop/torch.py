@@ -6,10 +6,15 @@ whose three products run on sprig's CSR kernels.
 weight gradient **at the stored positions only** (SDDMM), exposed as the ``(nnz,)`` gradient
 of the ``values`` parameter — no dense ``(out × in)`` tensor is created. CPU tensors only;
 this module is imported by nothing in sprig.
+
+Deprecated: use :class:`sprig.torch.SparseLinear` (CPU and CUDA, int32 topology buffers,
+``state_dict`` with the topology, DST through :class:`sprig.torch.TopologyUpdater`).
+Constructing ``SprigSparseLinear`` emits a ``DeprecationWarning``.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -70,6 +75,12 @@ class SprigSparseLinear(nn.Module):
     """
 
     def __init__(self, weight: CSRMatrix, bias: bool = True) -> None:
+        warnings.warn(
+            "sprig.interop.torch.SprigSparseLinear is deprecated; use sprig.torch.SparseLinear "
+            "(sprig.torch.SparseLinear.from_csr(weight) for an existing CSRMatrix)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         super().__init__()
         self.weight_csr = weight
         dtype = torch.float64 if weight.dtype == np.float64 else torch.float32

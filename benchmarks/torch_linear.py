@@ -1,0 +1,175 @@
+"""One 3072 -> 1024 layer inside PyTorch, forward + backward, batch 100, float32:
+``sprig.torch.SparseLinear`` vs a masked ``nn.Linear`` vs sprig's native ``SparseLinear``.
+
+Variants (each checked against the masked dense layer first, then timed):
+
+* ``masked``: ``nn.Linear`` whose weight is multiplied by a fixed 0/1 mask in every forward
+  (the usual "sparse" training in PyTorch: dense compute, dense gradient);
+* ``torch(sprig)``: :class:`sprig.torch.SparseLinear`, ``kernel="sprig"`` (sprig's Numba kernels
+  on views of the torch tensors; the default on CPU);
+* ``torch(native)``: the same layer with ``kernel="torch"`` (``torch.sparse`` CSR SpMM and
+  ``sampled_addmm``, the code path CUDA uses);
+* ``sprig``: sprig's own :class:`sprig.layers.SparseLinear` (feature-major NumPy, no autograd),
+  the cost floor; the ratio ``torch(sprig) / sprig`` is the cost of the PyTorch boundary.
+
+One call = forward, then backward of ``dY`` (input gradient, weight gradient at the stored
+positions, bias gradient). Rounds interleave the variants; the table gives medians over rounds
+of the time per call (process CPU time by default, ``--clock wall`` for wall time: the
+machines these run on are shared, and with one thread CPU time is the work done) and the
+ratios. Results go to ``docs/benchmarks.md`` (section
+``torch_linear``) unless ``--no-write``.
+
+    python benchmarks/torch_linear.py
+    python benchmarks/torch_linear.py --densities 0.01,0.1 --rounds 3 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _report
+
+import sprig
+from sprig.layers import SparseLinear as NativeSparseLinear
+from sprig.torch import SparseLinear
+
+IN, OUT, BATCH = 3072, 1024, 100
+
+
+def variants(density: float, seed: int = 0):
+    """{name: zero-argument callable doing one forward + backward}, checked for agreement."""
+    rng = np.random.default_rng(seed)
+    native = NativeSparseLinear(IN, OUT, density=density, rng=rng)
+    W = native.weight
+    layer = SparseLinear.from_csr(W, np.zeros(OUT), dtype=torch.float32)
+    masked = nn.Linear(IN, OUT)
+    mask = torch.from_numpy(W.toarray() != 0).float()
+    with torch.no_grad():
+        masked.weight.copy_(torch.from_numpy(W.toarray()))
+        masked.bias.zero_()
+    X = torch.from_numpy(rng.standard_normal((BATCH, IN)).astype(np.float32))
+    dY = torch.from_numpy(rng.standard_normal((BATCH, OUT)).astype(np.float32))
+    Xt = np.ascontiguousarray(X.numpy().T)
+    dYt = np.ascontiguousarray(dY.numpy().T)
+    Xg = X.clone().requires_grad_(True)
+
+    def run_masked():
+        Xg.grad = None
+        masked.zero_grad()
+        Y = nn.functional.linear(Xg, masked.weight * mask, masked.bias)
+        Y.backward(dY)
+        return Y, Xg.grad, masked.weight.grad
+
+    def run_layer(kernel):
+        def run():
+            layer.kernel = kernel
+            Xg.grad = None
+            layer.zero_grad()
+            Y = layer(Xg)
+            Y.backward(dY)
+            return Y, Xg.grad, layer.values.grad
+
+        return run
+
+    def run_native():
+        Y, back = native.forward(Xt, train=True)
+        dX = back(dYt)
+        return Y, dX, native.weight_grad
+
+    Y0, dX0, dW0 = (t.detach().clone() for t in run_masked())
+    ref = (Y0.numpy(), dX0.numpy(), dW0.numpy()[W.row_of, W.indices])
+    for kernel in ("sprig", "torch"):
+        got = [t.detach().numpy() for t in run_layer(kernel)()]
+        for a, b in zip(got, ref, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
+    Yn, dXn, dWn = run_native()
+    for a, b in zip((Yn.T, dXn.T, dWn), ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
+    return {
+        "masked": run_masked,
+        "torch(sprig)": run_layer("sprig"),
+        "torch(native)": run_layer("torch"),
+        "sprig": run_native,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--densities", default="0.01,0.05,0.1,0.2,0.5")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    load0 = _report.start_load()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
+    sprig.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
+    rows = []
+    for d in (float(x) for x in args.densities.split(",")):
+        fns = variants(d)
+        for fn in fns.values():  # warm-up (JIT, allocator)
+            fn()
+        times: dict[str, list[float]] = {k: [] for k in fns}
+        for _ in range(args.rounds):
+            for name, fn in fns.items():
+                t0 = clock()
+                for _ in range(args.reps):
+                    fn()
+                times[name].append((clock() - t0) / args.reps)
+        med = {k: float(np.median(v)) for k, v in times.items()}
+        rows.append((d, med))
+        print(
+            f"density {d}: "
+            + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in med.items())
+            + f"; masked/torch(sprig) {med['masked'] / med['torch(sprig)']:.1f}x, "
+            f"torch(sprig)/sprig {med['torch(sprig)'] / med['sprig']:.2f}x",
+            flush=True,
+        )
+    lines = [
+        "## PyTorch boundary: one 3072 -> 1024 layer, forward + backward",
+        "",
+        f"- Command: `{_report.command()}`",
+        f"- Date: {_report.today()}",
+        f"- Machine: {_report.machine()}",
+        _report.load_line(load0),
+        f"- Versions: {_report.versions()}",
+        f"- Threads: {args.threads} (torch and Numba). Batch {BATCH}, float32; median of "
+        f"{args.rounds} interleaved rounds of {args.reps} calls. One call: forward, backward of "
+        "dY (dX, weight gradient, bias gradient). Clock: "
+        + (
+            "process CPU time (all threads; robust when other processes share the cores)"
+            if args.clock == "cpu"
+            else "wall time"
+        )
+        + ".",
+        "",
+        "| density | masked nn.Linear (ms) | SparseLinear sprig kernels (ms) | "
+        "SparseLinear torch.sparse (ms) | sprig native (ms) | masked / SparseLinear | "
+        "SparseLinear / sprig native |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for d, m in rows:
+        lines.append(
+            f"| {d:g} | {m['masked'] * 1e3:.2f} | {m['torch(sprig)'] * 1e3:.2f} | "
+            f"{m['torch(native)'] * 1e3:.2f} | {m['sprig'] * 1e3:.2f} | "
+            f"{m['masked'] / m['torch(sprig)']:.1f}x | {m['torch(sprig)'] / m['sprig']:.2f}x |"
+        )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.no_write:
+        _report.write_section("torch_linear", text)
+        print(f"written to {_report.DOC}")
+
+
+if __name__ == "__main__":
+    main()
