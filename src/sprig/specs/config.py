@@ -281,6 +281,10 @@ FIELDS: dict[str, _Field] = {
         lambda v, w: None if v is None else _choice("random", "snip", "grasp", "synflow")(v, w),
         "choose the initial sparse topology by pruning a dense init: random|snip|grasp|synflow",
     ),
+    "post_pruning": _Field(
+        lambda v, w: None if v is None else _choice("magnitude", "wanda")(v, w),
+        "prune the loaded trained dense weights to the densities: magnitude|wanda (SEFT)",
+    ),
     # training
     "clip": _Field(_scalar(_NONNEG), "clip the global gradient norm to this (0 = off)"),
     "density_lr_power": _Field(
@@ -352,6 +356,7 @@ class TrainConfig:
     grow: GrowSpec | None = None
     grow_weights: InitSpec = InitSpec("xavier")  # noqa: RUF009 (frozen, hashable)
     init_pruning: str | None = None
+    post_pruning: str | None = None
     # training
     clip: float = 0.0
     density_lr_power: float = 0.0

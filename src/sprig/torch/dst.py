@@ -67,13 +67,10 @@ DST_TAG = 0x445354
 def _needs(alg: A.DSTAlgorithm) -> tuple[bool, bool, bool]:
     """(gradient sample, gradient, momentum): what the algorithm reads (sprig's trainer's
     rule, one place: ``sprig.training.dst``)."""
-    from ..training import dst as T
+    from ..sparsity.info import GRADIENT, GRADIENT_SAMPLE, MOMENTUM
 
-    return (
-        alg.name in T._NEEDS_SAMPLE,
-        alg.name in T._NEEDS_GRAD,
-        bool(alg.redistribute),
-    )
+    needs = alg.needs  # declared by the criteria (sprig.sparsity.info)
+    return (GRADIENT_SAMPLE in needs, GRADIENT in needs, MOMENTUM in needs)
 
 
 def _np(t: Any) -> np.ndarray:

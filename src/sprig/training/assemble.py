@@ -235,8 +235,8 @@ def _build_model(config: TrainConfig, data: Dataset, seed: int) -> tuple[MLP, An
         final_density = float(np.sum(np.array(densities) * _sizes(config)) / np.sum(_sizes(config)))
         start_density = config.dst.get("initial_density") or 1.0
         densities = [min(start_density, 0.999999)] * len(densities)
-    if config.init_pruning is not None:  # score a dense initialisation, then prune it
-        densities = [1.0] * len(densities)
+    if config.init_pruning is not None or config.post_pruning is not None:
+        densities = [1.0] * len(densities)  # score dense weights, then prune them
     owners: list[int] = []
     layers = build_layers(
         config.layers,
@@ -262,6 +262,10 @@ def _build_model(config: TrainConfig, data: Dataset, seed: int) -> tuple[MLP, An
         from ..models.nerva_io import load_any_weights
 
         load_any_weights(model, config.load_weights)
+    if config.post_pruning is not None:
+        from ..seft.pruning import prune_config_model
+
+        prune_config_model(model, config, data, seed)
     return model, final_density, owners
 
 
