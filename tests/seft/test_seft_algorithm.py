@@ -42,7 +42,11 @@ def test_seft_updates_keep_nnz_and_never_regrow_stored(
 ) -> None:
     rng = np.random.default_rng(seed)
     W = CSRMatrix.random(
-        (rows, cols), density=density, rng=rng, dtype=np.float64, values=lambda n, r: r.normal(size=n)
+        (rows, cols),
+        density=density,
+        rng=rng,
+        dtype=np.float64,
+        values=lambda n, r: r.normal(size=n),
     )
     target = W.nnz
     alg = A.seft(1000, fraction=fraction, delta_t=1, decay="constant")
