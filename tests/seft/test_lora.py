@@ -58,3 +58,70 @@ def test_torch_lora_layer_equals_its_merge() -> None:
     assert isinstance(model[0], torch.nn.Linear) and set(sparsity) == {"0", "2"}
     assert max(sparsity.values()) == 0.0  # B A is dense
     torch.testing.assert_close(model(X), y_adapted)
+
+
+def _sprig_lora(sparse: bool):
+    from sprig.layers import Linear, SparseLinear
+
+    rng = np.random.default_rng(1)
+    if sparse:
+        base = SparseLinear(5, 4, density=0.5, rng=rng, dtype=np.float64)
+    else:
+        base = Linear(5, 4, rng=rng, dtype=np.float64)
+    base.bias[...] = rng.standard_normal(4)
+    layer = L.LoRALinear(base, rank=2, alpha=3.0, rng=rng)
+    layer.lora_B[...] = rng.standard_normal(layer.lora_B.shape)
+    return layer
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_sprig_lora_layer_gradients_by_finite_differences(sparse) -> None:
+    from gradcheck import numerical_grad
+
+    layer = _sprig_lora(sparse)
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((5, 6))  # feature-major (in, N)
+    R = rng.standard_normal((4, 6))
+
+    def loss() -> float:
+        return float(np.sum(R * layer.forward(X, train=True)[0]))
+
+    Y, bp = layer.forward(X, train=True)
+    dX = bp(R)
+    np.testing.assert_allclose(layer.grad_A, numerical_grad(loss, layer.lora_A), atol=1e-7)
+    np.testing.assert_allclose(layer.grad_B, numerical_grad(loss, layer.lora_B), atol=1e-7)
+    np.testing.assert_allclose(dX, numerical_grad(loss, X), atol=1e-7)
+    # forward = base + s B A X, and the merged dense layer computes the same
+    W = layer.base.weight.toarray() if sparse else layer.base.weight
+    want = W @ X + layer.base.bias[:, None] + 1.5 * layer.lora_B @ layer.lora_A @ X
+    np.testing.assert_allclose(Y, want, rtol=1e-12)
+    np.testing.assert_allclose(layer.merged().forward(X, train=False)[0], want, rtol=1e-12)
+
+
+def test_sprig_lora_trains_only_the_adapters() -> None:
+    from sprig.seft.pruning import prune_model
+    from sprig.specs.config import TrainConfig
+    from sprig.training.assemble import assemble
+
+    cfg = TrainConfig(
+        layers="ReLU;Linear", layer_sizes="64;32;10", overall_density=1.0, epochs=1, seed=0,
+        train_size=300, test_size=100,
+    )  # fmt: skip
+    run = assemble(cfg, progress=False, lines=False)
+    run.fit()
+    model = run.model
+    prune_model(model, 0.2, "magnitude")
+    frozen = {n: W.data.copy() for n, W in model.sparse_weights().items()}
+    names = L.add_lora(model, rank=3, alpha=6.0)
+    assert names == ["0", "2"] and not model.sparse_modules()
+    assert sorted(model.params()) == [
+        "0.lora_A", "0.lora_B", "2.lora_A", "2.lora_B",
+    ]  # fmt: skip
+    run2 = assemble(cfg, model=model, data=run.data, progress=False, lines=False)
+    run2.fit()
+    assert any(np.any(p.value != 0) for n, p in model.params().items() if n.endswith("lora_B"))
+    for n, layer in model.named_modules().items():
+        if isinstance(layer, L.LoRALinear):
+            np.testing.assert_array_equal(layer.base.weight.data, frozen[f"{n}.weight"])
+    sparsity = L.merge_lora(model)
+    assert set(sparsity) == {"0", "2"} and max(sparsity.values()) < 0.2

@@ -13,8 +13,8 @@ The pipeline, for sprig's own models and for PyTorch models:
    trainer runs it with ``--dst SEFT`` and PyTorch models through
    :class:`sprig.torch.TopologyUpdater` (:func:`sprig.seft.torch.finetune`);
 3. **baselines** in the same code: frozen topology (``static``), dense fine-tuning (sparsity
-   lost) and LoRA adapters merged at the end (:mod:`sprig.seft.lora`,
-   :func:`sprig.seft.torch.finetune`).
+   lost) and LoRA adapters merged at the end (:mod:`sprig.seft.lora` for sprig models,
+   :func:`sprig.seft.torch.finetune` for PyTorch models).
 
 From the command line (sprig models)::
 
@@ -25,7 +25,9 @@ From the command line (sprig models)::
 See ``docs/seft.md``. :mod:`sprig.seft.torch` needs PyTorch (``sprig[torch]``).
 """
 
-from .lora import merge as merge_lora
+from .lora import LoRALinear as LoRALinear
+from .lora import add_lora as add_lora
+from .lora import merge_lora as merge_lora
 from .lora import merged_sparsity as merged_sparsity
 from .pruning import METHODS as METHODS
 from .pruning import ActivationNorms as ActivationNorms
@@ -37,6 +39,8 @@ from .pruning import wanda_scores as wanda_scores
 __all__ = [
     "METHODS",
     "ActivationNorms",
+    "LoRALinear",
+    "add_lora",
     "keep_pattern",
     "merge_lora",
     "merged_sparsity",
