@@ -99,6 +99,11 @@ def test_prune_model_wanda_calibrates_on_each_layers_input() -> None:
     np.testing.assert_allclose(model.predict(X), Y, rtol=1e-10, atol=1e-12)
     # the recording wrappers are gone
     assert "forward" not in vars(l1)
+    # dense fine-tuning baseline: back to dense layers computing the same
+    from sprig.seft import densify
+
+    assert densify(model) == ["0", "2"] and not model.sparse_modules()
+    np.testing.assert_allclose(model.predict(X), Y, rtol=1e-10, atol=1e-12)
 
 
 def test_prune_model_on_a_trunk_with_heads_and_per_layer_densities() -> None:

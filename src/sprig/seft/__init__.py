@@ -31,6 +31,7 @@ from .lora import merge_lora as merge_lora
 from .lora import merged_sparsity as merged_sparsity
 from .pruning import METHODS as METHODS
 from .pruning import ActivationNorms as ActivationNorms
+from .pruning import densify as densify
 from .pruning import keep_pattern as keep_pattern
 from .pruning import prune_dense as prune_dense
 from .pruning import prune_model as prune_model
@@ -41,6 +42,7 @@ __all__ = [
     "ActivationNorms",
     "LoRALinear",
     "add_lora",
+    "densify",
     "keep_pattern",
     "merge_lora",
     "merged_sparsity",

@@ -46,6 +46,7 @@ from ..typing import FloatArray
 __all__ = [
     "METHODS",
     "ActivationNorms",
+    "densify",
     "keep_pattern",
     "prune_dense",
     "prune_model",
@@ -303,3 +304,26 @@ def prune_config_model(model: Any, config: Any, data: Any, seed: int) -> dict[st
         rows = np.sort(rng.choice(n, size=min(n, CALIBRATION_SAMPLES), replace=False))
         calib = [np.asarray(data.x_train[rows])]
     return prune_model(model, dict(zip(layers, dens, strict=True)), method, calibration=calib)
+
+
+def densify(model: Any) -> list[str]:
+    """Dense fine-tuning baseline for sprig models: replace every
+    :class:`~sprig.layers.SparseLinear` by a dense :class:`~sprig.layers.Linear` holding the
+    same weights (zeros elsewhere), in place; every weight then trains and the sparsity is
+    lost. Returns the replaced paths."""
+    out = []
+    for path, layer in model.sparse_modules().items():
+        lin = Linear(
+            layer.in_features,
+            layer.out_features,
+            bias=layer.bias is not None,
+            drop_connect=layer.drop_connect,
+            rng=layer.rng,
+            dtype=layer.dtype,
+        )
+        lin.weight[...] = layer.weight.toarray()
+        if lin.bias is not None:
+            lin.bias[...] = layer.bias
+        model.net = replace_layer(model.net, layer, lin)
+        out.append(path)
+    return out
