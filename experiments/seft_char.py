@@ -103,7 +103,7 @@ def pretrain(ds: CharDataset, a: argparse.Namespace) -> tuple[GPT, dict[str, Any
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if (i + 1) % 250 == 0:
-            print(f"pretrain step {i + 1}: loss {float(loss):.4f}", flush=True)
+            print(f"pretrain step {i + 1}: loss {float(loss.detach()):.4f}", flush=True)
     meta = {
         "config": vars(cfg),
         "steps": a.pretrain_steps,
