@@ -140,7 +140,7 @@ def run_all(a: argparse.Namespace) -> None:
             f.write(json.dumps(row) + "\n")
         print(json.dumps(row), flush=True)
 
-    if (1.0, "none", "unpruned") not in done:
+    if a.reference and (1.0, "none", "unpruned") not in done:
         m = copy.deepcopy(dense)
         get = batches(ds, a, a.seed + 200)
         opt = torch.optim.AdamW(m.parameters(), lr=a.lr)
@@ -232,6 +232,9 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--report", action="store_true")
     p.add_argument("--pretrain-only", action="store_true")
+    p.add_argument(
+        "--no-reference", dest="reference", action="store_false", help="skip the unpruned row"
+    )
     p.add_argument("--text", type=Path, default=TEXT)
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "seft_char")
     p.add_argument("--layers", type=int, default=2)
