@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:
-        _report.write_section(f"gpt_step_w{args.width}", text)
+        _report.write_section(f"gpt_step_w{args.width}_d{args.density:g}", text)
     return 0
 
 

@@ -231,7 +231,13 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> None:
     axes[2].set_ylabel("validation loss")
     for ax in axes:
         ax.legend(fontsize=8)
-    fig.suptitle("GPT (char, tinyshakespeare): loss around MagRan updates", fontsize=10)
+    a0 = next((r for r in results.values() if r["updates"]), next(iter(results.values())))["args"]
+    fig.suptitle(
+        f"GPT (char, tinyshakespeare), width {a0['width']}, density {a0['density']}: loss "
+        f"around MagRan({a0['fraction']}) updates every {a0['every']} steps; sparse runs at "
+        f"lr {a0['lr']:g}",
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 

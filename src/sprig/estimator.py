@@ -153,6 +153,7 @@ class SparseMLPClassifier:
             lines=self.verbose,
             callbacks=list(callbacks or []),
         )
+        assert isinstance(run.model, MLP)  # the estimator builds sequential networks
         self.model_: MLP = run.model
         self.history_ = run.fit()
         self.n_features_in_ = X.shape[1]

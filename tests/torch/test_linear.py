@@ -169,3 +169,20 @@ def test_cuda_matches_cpu():  # pragma: no cover - no GPU in CI
     Yg.square().sum().backward()
     torch.testing.assert_close(Yg.cpu(), Y, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(gpu.values.grad.cpu(), g, rtol=1e-4, atol=1e-4)
+
+
+def test_stacked_layers_pass_activations_and_gradients_without_transposes(monkeypatch):
+    import sprig.torch.linear as L
+
+    copies = []
+    orig = L.gather_transpose
+    monkeypatch.setattr(
+        L, "gather_transpose", lambda A, rows: copies.append(A.shape) or orig(A, rows)
+    )
+    a = SparseLinear(64, 32, density=0.2, rng=0)
+    b = SparseLinear(32, 16, density=0.2, rng=1)
+    X = torch.randn(10, 64)
+    Y = b(torch.relu(a(X)))
+    Y.backward(torch.ones(16, 10).T)  # a gradient in the layout the output came in
+    assert copies == [(10, 64)]  # only the batch-major input is transposed
+    assert a.values.grad is not None and b.values.grad is not None

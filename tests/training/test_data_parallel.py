@@ -50,3 +50,29 @@ def test_two_ranks_equal_one_process(tmp_path, dst):
         if k != "crcs":
             np.testing.assert_array_equal(ranks[0][k], ranks[1][k], err_msg=k)
             np.testing.assert_allclose(ranks[0][k], single[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+ARGS = ["--layers", "ReLU;Linear", "--layer-sizes", "64;64;10", "--overall-density", "0.2",
+        "--dst", "RigL(fraction=0.3, every=10)", "--optimizers", "Momentum(0.9)", "--epochs",
+        "2", "--batch-size", "32", "--seed", "4", "--threads", "1", "--no-progress",
+        "--dtype", "float64"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_torchrun_sprig_train_equals_one_process(tmp_path):
+    """``torchrun --nproc-per-node 2 -m sprig train`` trains one model data-parallel."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "sprig", "train", *ARGS, "--run-dir", str(tmp_path / "one")]
+    one = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stderr[-2000:]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+           "2", "-m", "sprig", "train", *ARGS, "--run-dir", str(tmp_path / "two")]  # fmt: skip
+    two = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert two.stdout.count("done: 2 epochs") == 1  # only rank 0 reports
+    a, b = np.load(tmp_path / "one" / "weights.npz"), np.load(tmp_path / "two" / "weights.npz")
+    for k in a.files:
+        if k.endswith(("indptr", "indices")):
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+        elif k != "__meta__":
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-9, atol=1e-12, err_msg=k)

@@ -87,3 +87,21 @@ def test_plots_of_one_run_several_runs_and_old_runs(rows, tmp_path):
     assert plotting.overall_density(rows[0]) == pytest.approx(
         (rows[0]["layers"]["0"]["nnz"] + 400) / (64 * 40 + 400)
     )
+
+
+def test_sprig_plot_overlays_several_runs(tmp_path):
+    pytest.importorskip("matplotlib")
+    import shutil
+    import subprocess
+    import sys
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(FIXTURE.parent, a)
+    shutil.copytree(FIXTURE.parent, b)
+    cmd = [sys.executable, "-m", "sprig", "plot", str(a), str(b), "--out", str(tmp_path / "o"),
+           "--log-density", "--x", "step"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "o" / "compare.png").stat().st_size > 10_000
+    out = subprocess.run(cmd[:6], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and out.stderr.startswith("sprig: error: several runs need --out")

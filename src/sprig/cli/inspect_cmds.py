@@ -134,7 +134,9 @@ def rebuild_model(config: Any, state: Mapping[str, Any]) -> Any:
     from ..models.mlp import MLP
     from ..training.checkpoint import match_stored_kinds
 
-    model = MLP(match_stored_kinds(list(build_model(config).net), state))
+    built = build_model(config)
+    # a model tree (heads) has its layers' kinds fixed by the config
+    model = MLP(match_stored_kinds(list(built.net), state)) if isinstance(built, MLP) else built
     model.load_state_dict(state)
     return model
 
@@ -249,9 +251,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"{c['weights_dense']} (density {c['weights_nnz'] / c['weights_dense']:.6g}); "
             f"memory: {c['bytes']} bytes"
         )
-        for i, layer in model.linear_layers().items():
+        for path, layer in model.affine_modules().items():
             dense = layer.in_features * layer.out_features
-            print(f"layer {i}: nnz {layer.nnz} density {layer.nnz / dense:.6g}")
+            print(f"layer {path}: nnz {layer.nnz} density {layer.nnz / dense:.6g}")
     else:
         if src.kind != "nerva":
             linear_only_model(src.state)  # validates the arrays (shapes, topology)
@@ -352,10 +354,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"dataset {name!r} has {data.num_features} features but the network "
             f"expects {model.in_features}"
         )
-    if data.num_classes > model.out_features:
+    if data.num_classes > model.output_features:
         raise DataError(
             f"dataset {name!r} has {data.num_classes} classes but the network has "
-            f"{model.out_features} outputs"
+            f"{model.output_features} outputs"
         )
     if len(data.y_test) == 0:
         raise DataError(f"dataset {name!r} has an empty test split")
@@ -376,32 +378,64 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------ plot
 
 
-def cmd_plot(args: argparse.Namespace) -> int:
+def _run_rows(run_dir: Path) -> list[dict[str, Any]]:
     from .. import plotting
 
-    run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise DataError(f"run directory {run_dir} does not exist")
     metrics = run_dir / "metrics.jsonl"
     if not metrics.is_file():
         raise DataError(f"{run_dir} has no metrics.jsonl (is it a sprig run directory?)")
-    plotting.require_matplotlib()
     rows = plotting.read_metrics(metrics)
     if not rows:
         raise DataError(f"{metrics} holds no epochs yet")
-    weights: dict[str, Any] = {}
-    for name in (WEIGHTS, CHECKPOINT):
-        if (run_dir / name).is_file():
-            src = load_source(run_dir / name)
-            weights = plotting.weight_values(src.state)
-            break
-    out = Path(args.out) if args.out else run_dir / "plots"
+    return rows
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .. import plotting
+
+    dirs = [Path(d) for d in args.run_dir]
+    plotting.require_matplotlib()
+    runs = {str(d): _run_rows(d) for d in dirs}
+    if len(runs) != len(dirs):
+        raise ConfigError("the same run directory is given twice")
+    out = Path(args.out) if args.out else (dirs[0] / "plots" if len(dirs) == 1 else None)
+    if out is None:
+        raise ConfigError("several runs need --out DIR (where the comparison plots go)")
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a directory")
-    written = plotting.plot_run(rows, weights, out)
+    if len(dirs) == 1:
+        weights: dict[str, Any] = {}
+        for name in (WEIGHTS, CHECKPOINT):
+            if (dirs[0] / name).is_file():
+                src = load_source(dirs[0] / name)
+                weights = plotting.weight_values(src.state)
+                break
+        written = plotting.plot_run(
+            runs[str(dirs[0])], weights, out, log_density=args.log_density, x=args.x
+        )
+    else:  # a paper figure: the runs overlaid
+        labels = {_label(d, dirs): rows for d, rows in zip(dirs, runs.values(), strict=True)}
+        written = [
+            plotting.plot_compare(
+                labels, out / "compare.png", log_density=args.log_density, x=args.x
+            ),
+            plotting.plot_learning_curves(labels, out / "learning_curves.png", x=args.x),
+            plotting.plot_densities(labels, out / "density.png", log=args.log_density, x=args.x),
+        ]
+        dst = plotting.plot_dst(labels, out / "dst.png", x="step" if args.x == "step" else "epoch")
+        if dst is not None:
+            written.append(dst)
     for path in written:
         print(path)
     return 0
+
+
+def _label(d: Path, dirs: list[Path]) -> str:
+    """The shortest distinct label of a run directory: its name, or its path if names clash."""
+    names = [x.name for x in dirs]
+    return d.name if names.count(d.name) == 1 else str(d)
 
 
 # ------------------------------------------------------------------------------ export
@@ -421,6 +455,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     if out.suffix != ".npz":
         raise ConfigError(f"--nerva {out}: the output file must end in .npz")
     model = model_of(src)
+    if not hasattr(model, "linear_layers"):
+        raise ConfigError(
+            f"{src.path} holds a model with several heads; Nerva's W1, b1, … layout holds "
+            "sequential networks only"
+        )
     save_nerva_weights(model, out)
     n = len(model.linear_layers())
     print(f"wrote {out}: W1, b1 … W{n}, b{n} (Nerva layout, dense)")
@@ -471,12 +510,17 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser(
         "plot",
         help="plot learning curves, densities, DST and weights",
-        description="Write PNGs of a run: learning curves, per-layer density, "
-        "DST statistics (when present) and weight-magnitude histograms. Needs "
+        description="Write PNGs of a run: learning curves with the learning rate, per-layer "
+        "density, DST statistics (when present) and weight-magnitude histograms; of several "
+        "runs: the same overlaid (compare.png). Needs "
         "matplotlib (pip install 'sprig[plot]').",
     )
-    p.add_argument("run_dir", help="run directory")
-    p.add_argument("--out", help="output folder (default RUN_DIR/plots)")
+    p.add_argument("run_dir", nargs="+", help="run directory (several: overlaid for comparison)")
+    p.add_argument("--out", help="output folder (default RUN_DIR/plots; needed for several runs)")
+    p.add_argument("--log-density", action="store_true", help="density axis on a log scale")
+    p.add_argument(
+        "--x", choices=("epoch", "step"), default="epoch", help="x axis: epoch or optimizer step"
+    )
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser(

@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import inspect_cmds
 
     inspect_cmds.add_parsers(sub)
+    from . import scaling_cmd
+
+    scaling_cmd.add_parser(sub)
     return parser
 
 

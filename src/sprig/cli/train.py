@@ -29,10 +29,12 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from ..io import atomic_write
+from ..models.mlp import MLP
 from ..specs.config import TrainConfig
 from ..training.assemble import assemble, resolve_config, resolve_data
 from ..training.callbacks import BlockAtStep
 from ..training.checkpoint import restore_checkpoint
+from ..training.distributed import DataParallel, init_from_env
 
 
 def default_run_dir(config: TrainConfig) -> Path:
@@ -54,9 +56,24 @@ def run_train(
         config = dataclasses.replace(
             config, seed=int(np.random.SeedSequence().generate_state(1)[0] % 2**31)
         )
-    data, norm = resolve_data(config)
+    recorded = None
+    if resume is not None and (resume / "normalization.json").is_file():
+        # the run's own normalization, not a re-fit (whose rules may have changed since)
+        import json
+
+        from ..data.normalization import Normalization
+
+        try:
+            recorded = Normalization.from_dict(
+                json.loads((resume / "normalization.json").read_text())
+            )
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"{resume / 'normalization.json'} is not readable ({e})") from None
+    data, norm = resolve_data(config, recorded)
     if resume is None:
-        config = resolve_config(config, data, sizes_given=sizes_given, density_given=density_given)
+        config = resolve_config(
+            config, data, sizes_given=sizes_given, density_given=density_given, normalization=norm
+        )
         run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
         if (run_dir / "checkpoint.npz").exists():
             raise ConfigError(
@@ -66,12 +83,30 @@ def run_train(
         config = dataclasses.replace(config, run_dir=str(run_dir))
     else:
         run_dir = resume
+    # data-parallel under torchrun (WORLD_SIZE > 1): every rank trains its slice of each
+    # batch; only rank 0 writes files and prints
+    rank, size = init_from_env()
+    lead = rank == 0
     # everything that can fail on bad input (weights to load, ...) happens before the run
     # directory is created, so a failed start leaves nothing behind
     run = assemble(
-        config, data=data, normalization=norm, run_dir=run_dir, resolve=False, progress=progress
+        config,
+        data=data,
+        normalization=norm,
+        run_dir=run_dir if lead else None,
+        resolve=False,
+        progress=progress and lead,
+        lines=lead,
+        trainer_options={"shard": (rank, size)} if size > 1 else None,
     )
     trainer, model = run.trainer, run.model
+    if size > 1:
+        trainer.callbacks.insert(0, DataParallel())  # first: before the topology update
+        if not lead:  # the same run, read-only: rank 0 writes everything
+            if resume is not None:
+                restore_checkpoint(trainer.state, run_dir / "checkpoint.npz")
+            history = trainer.fit(data)
+            return history[-1] if history else {}
     block = BlockAtStep.from_env()  # crash tests: stop at an exact step until killed
     if block is not None:
         trainer.callbacks.append(block)
@@ -110,6 +145,8 @@ def run_train(
     if config.save_weights:
         from ..models.nerva_io import save_nerva_weights
 
+        if not isinstance(model, MLP):
+            raise ConfigError("Nerva weight files hold sequential networks; this run has heads")
         save_nerva_weights(model, config.save_weights)
     if config.info:
         print(model.summary(), flush=True)

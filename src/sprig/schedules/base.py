@@ -20,9 +20,13 @@ from ..specs.registry import POSITIVE, Param
 LR = Param("lr", POSITIVE, aliases=("learning_rate", "eta"), doc="initial learning rate")
 
 
-def epoch_indexed(factory: Any, steps_per_epoch: int, **params: Any) -> Any:
+def epoch_indexed(
+    factory: Any, steps_per_epoch: int, epochs: int | None = None, **params: Any
+) -> Any:
     """Builder of a schedule whose spec parameters are in epochs and which changes at epoch
-    boundaries (Nerva's): ``PerEpoch(factory(**params), steps_per_epoch)``."""
+    boundaries (Nerva's): ``PerEpoch(factory(**params), steps_per_epoch)`` (the run length
+    ``epochs`` is not one of its parameters)."""
+    del epochs
     from .wrappers import PerEpoch
 
     return PerEpoch(factory(**params), steps_per_epoch)

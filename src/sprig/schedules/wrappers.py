@@ -115,3 +115,45 @@ class PerEpoch:
 def per_epoch(schedule: Callable[[int], float], steps_per_epoch: int) -> PerEpoch:
     """Function form of :class:`PerEpoch`."""
     return PerEpoch(schedule, steps_per_epoch)
+
+
+def _in_steps(schedule: Any, *, steps_per_epoch: int, epochs: int) -> InSteps:
+    """Build the inner spec as if every optimizer step were an epoch: its epoch-valued
+    parameters (milestones, warm-up length, cosine length; the default length is the whole
+    run) are then counts of optimizer steps, and it changes at every step."""
+    inner = SCHEDULES.create(schedule, steps_per_epoch=1, epochs=epochs * steps_per_epoch)
+    return InSteps(inner)
+
+
+@SCHEDULES.register(
+    "steps",
+    Param("schedule", SpecOf("schedule")),
+    aliases=("in_steps", "per_step"),
+    build=_in_steps,
+    doc="the inner schedule with its parameters counted in optimizer steps, not epochs",
+)
+@dataclass(frozen=True)
+class InSteps:
+    r"""A learning-rate schedule whose spec parameters count optimizer steps.
+
+    Papers often say "decay by 10 every 25,000 mini-batches": ``Steps(MultiStepLR(0.1;
+    25000,50000; 0.1))`` is that schedule (``MultiStepLR`` alone counts epochs, as Nerva's
+    schedules do). The wrapped schedule is built with one step per "epoch", so each of its
+    parameters in epochs becomes a number of steps; it is evaluated at every step.
+
+    Examples:
+        >>> from sprig.schedules import MultiStep
+        >>> s = InSteps(MultiStep(1.0, (3,), 0.5))
+        >>> [s(i) for i in range(5)]
+        [1.0, 1.0, 1.0, 0.5, 0.5]
+    """
+
+    name: ClassVar[str] = "in_steps"
+    schedule: Callable[[int], float]
+
+    def __post_init__(self) -> None:
+        _check_schedule(self.schedule)
+
+    def __call__(self, step: int) -> float:
+        """The learning rate at ``step``."""
+        return float(self.schedule(check_step(step)))

@@ -42,6 +42,7 @@ proposed edit is applied.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -53,7 +54,17 @@ from ..initializers import Xavier
 from ..matrices import CSRMatrix, Remap, nnz_from_density
 from ..matrices.csr import ValueSampler
 from ..matrices.keysets import union_sorted
-from ..specs.registry import DENSITY, DST, POSITIVE_INT, UNIT, Choice, Optional, Param, Real
+from ..specs.registry import (
+    DENSITY,
+    DST,
+    UNIT,
+    Choice,
+    Optional,
+    Param,
+    Period,
+    PeriodOf,
+    Real,
+)
 from ..typing import FloatArray, IntArray
 from . import grow as G
 from . import prune as P
@@ -459,14 +470,64 @@ class DSTAlgorithm:
         return Edit(drop, rows, cols, values)
 
 
+# --------------------------------------------------------------------------- update units
+@dataclass(frozen=True)
+class OnEpochs:
+    """An epoch-indexed schedule read at optimizer step ``t``: ``f(t // steps_per_epoch)``
+    (the epoch the step belongs to), for an algorithm moved to step-unit updates."""
+
+    schedule: Callable[[int], Any]
+    steps_per_epoch: int
+
+    def __call__(self, t: int) -> Any:
+        return self.schedule(int(t) // self.steps_per_epoch)
+
+
+def retime(alg: DSTAlgorithm, every: Period, steps_per_epoch: int) -> DSTAlgorithm:
+    """``alg`` updating every ``every`` (steps or epochs, whatever its own unit).
+
+    Same unit: only the period changes. A step-unit algorithm (RigL, GraNet, GMP) given
+    ``N epochs`` updates every ``N · steps_per_epoch`` steps. An epoch-unit algorithm (SET,
+    MagRan, SNFS, MEST) given ``N steps`` updates after every ``N``-th optimizer step instead of
+    at epoch starts, its drop-fraction and target schedules read at the epoch of that step (so
+    ``SET(every=100 steps)`` is SET with the same ζ, ten times per 1000-step run), its
+    start/stop scaled to steps; gradient information then comes from the step's batch.
+    """
+    u = alg.update
+    native = u.unit
+    if every.unit == native:
+        return dataclasses.replace(alg, update=dataclasses.replace(u, every=every.n))
+    spe = int(steps_per_epoch)
+    if native == "step":  # every N epochs = every N·spe steps
+        return dataclasses.replace(alg, update=dataclasses.replace(u, every=every.n * spe))
+    update = UpdateSchedule(
+        every=every.n,
+        start=u.start * spe,
+        stop=None if u.stop is None else u.stop * spe,
+        unit="step",
+    )
+    return dataclasses.replace(
+        alg,
+        update=update,
+        fraction=OnEpochs(alg.fraction, spe),
+        target=None if alg.target is None else OnEpochs(alg.target, spe),
+    )
+
+
 # --------------------------------------------------------------------------- spec parameters
 # A DST spec's parameters are all optional: ``none`` means the algorithm's default, which is
 # the default of the spec builder beside each constructor below (``auto`` in ``--help`` when
-# it depends on the run). ``every`` is in the algorithm's unit (epochs for SET, MagRan, SNFS,
-# MEST; optimizer steps for RigL, GraNet, GMP); ``start``/``end`` are fractions of the run.
+# it depends on the run). ``every`` is a period with its unit (``100 steps``, ``1 epoch``; any
+# algorithm takes either unit, see :func:`retime`) or a bare number in the algorithm's own unit
+# (epochs for SET, MagRan, SNFS, MEST; optimizer steps for RigL, GraNet, GMP);
+# ``start``/``end`` are fractions of the run.
 _FRACTION = Param("fraction", Optional(UNIT), None, ("drop_fraction", "zeta"), "drop fraction")
 _EVERY = Param(
-    "every", Optional(POSITIVE_INT), None, ("delta_t", "interval"), "updates every this many"
+    "every",
+    Optional(PeriodOf()),
+    None,
+    ("delta_t", "interval"),
+    "update period: 'N steps', 'N epochs', or a number in the algorithm's unit",
 )
 _START = Param("start", Optional(UNIT), None, ("t_start",), "fraction of training when they start")
 _END = Param("end", Optional(UNIT), None, ("stop", "t_end"), "fraction of training when they stop")

@@ -181,14 +181,23 @@ DENSITY_RULES: dict[str, DensityRule] = {
 }
 
 
-def densities(rule: str, shapes: Sequence[Shape], density: float) -> list[float]:
+def densities(
+    rule: str, shapes: Sequence[Shape], density: float, *, dense: Sequence[int] = ()
+) -> list[float]:
     """Look up a rule in :data:`DENSITY_RULES` by name and apply it.
 
+    ``dense`` lists layers exempted from sparsity (density 1; e.g. the first and last layer,
+    as RigL and sparsimony allow): the overall ``density`` is then the density of the other
+    layers, which the rule splits among them (the exempted layers are outside the budget).
+
     Raises:
-        ValueError: on an unknown rule name (the message lists the known ones).
+        ValueError: on an unknown rule name (the message lists the known ones), a ``dense``
+            index outside the layers, or every layer exempted.
 
     >>> densities("uniform", [(4, 4)], 0.5)
     [0.5]
+    >>> densities("uniform", [(4, 4), (4, 4), (4, 2)], 0.25, dense=[0, 2])
+    [1.0, 0.25, 1.0]
     """
     try:
         fn = DENSITY_RULES[rule]
@@ -196,4 +205,13 @@ def densities(rule: str, shapes: Sequence[Shape], density: float) -> list[float]
         raise ValueError(
             f"unknown density rule {rule!r}; known: {', '.join(sorted(DENSITY_RULES))}"
         ) from None
-    return fn(shapes, density)
+    exempt = sorted(set(dense))
+    if any(not 0 <= i < len(shapes) for i in exempt):
+        raise ValueError(f"dense layers {exempt} must be in 0..{len(shapes) - 1}")
+    rest = [i for i in range(len(shapes)) if i not in exempt]
+    if not rest:
+        raise ValueError("every layer is exempted from sparsity; nothing is left to sparsify")
+    out = [1.0] * len(shapes)
+    for i, d in zip(rest, fn([shapes[i] for i in rest], density), strict=True):
+        out[i] = d
+    return out

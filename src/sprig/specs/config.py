@@ -214,6 +214,49 @@ _DENSITY = Real(0.0, 1.0, "right")
 _NORMALIZATIONS = ("auto", "none", "scale", "minmax", "standardize", "channel")
 
 
+def _dense_layers(value: Any, what: str) -> tuple[str, ...]:
+    """Layers exempted from sparsity: ``first``, ``last`` or linear-layer indices (``none``
+    or an empty value: none)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items: list[Any] = [v for v in value.replace(";", ",").split(",") if v.strip()]
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        items = [value]
+    out = []
+    for item in items:
+        text = str(item).strip().lower()
+        if text == "none" and len(items) == 1:
+            return ()
+        if text not in ("first", "last") and not (text.isdigit() and not isinstance(item, bool)):
+            raise ConfigError(
+                f"{what} must list 'first', 'last' or linear-layer indices (0, 1, ...), "
+                f"got {item!r}"
+            )
+        out.append(text)
+    return tuple(dict.fromkeys(out))
+
+
+def dense_layer_indices(names: tuple[str, ...], n_linear: int) -> list[int]:
+    """Indices of the linear layers named by ``dense_layers``.
+
+    Raises:
+        ConfigError: an index outside ``0..n_linear-1``.
+    """
+    out = set()
+    for name in names:
+        i = 0 if name == "first" else n_linear - 1 if name == "last" else int(name)
+        if not 0 <= i < n_linear:
+            raise ConfigError(
+                f"dense_layers: index {i} is outside the {n_linear} linear layers "
+                f"(0..{n_linear - 1})"
+            )
+        out.add(i)
+    return sorted(out)
+
+
 def _normalization(value: Any, what: str) -> str:
     """A normalization name; Nerva's bare ``--normalize`` flag (true) means standardize."""
     value = _one(value, what)
@@ -234,6 +277,11 @@ FIELDS: dict[str, _Field] = {
         _scalar(Optional(_DENSITY)), "overall density, split by density_method"
     ),
     "density_method": _Field(_choice("erk", "er", "uniform"), "how overall_density is split"),
+    "dense_layers": _Field(
+        _dense_layers,
+        "linear layers kept dense, outside the overall_density budget: first, last, or "
+        "indices from 0 (e.g. 'first,last')",
+    ),
     "dropouts": _Field(_numbers(False, 0.0, 1.0, "left"), "weight-dropout rate per linear layer"),
     "layer_weights": _Field(_specs(InitSpec), "initializer per linear layer (one = all)"),
     "fan_in": _Field(
@@ -267,7 +315,8 @@ FIELDS: dict[str, _Field] = {
     "test_size": _Field(_scalar(Optional(_POS_INT)), "use a subset of the test set"),
     "normalize": _Field(
         _normalization,
-        "none|scale|minmax|standardize|channel|auto (auto: minmax for images, else standardize)",
+        "none|scale|minmax|standardize|channel|auto (auto: scale to [0, 1] for grayscale "
+        "images, channel for colour images, else standardize; the run records what it chose)",
     ),
     "augment": _Field(_scalar(Bool()), "augment images each epoch (crop + flip)"),
     "preprocessed": _Field(_text, "directory of per-epoch epoch<k>.npz files"),
@@ -285,7 +334,25 @@ FIELDS: dict[str, _Field] = {
         lambda v, w: None if v is None else _choice("magnitude", "wanda")(v, w),
         "prune the loaded trained dense weights to the densities: magnitude|wanda (SEFT)",
     ),
+    # model trees: a shared trunk with several heads (NeuroTrails)
+    "heads": _Field(
+        _scalar(_POS_INT),
+        "heads sharing one trunk; each head is an independently initialised copy of the "
+        "last head_blocks blocks (1 = a plain network)",
+    ),
+    "head_blocks": _Field(
+        _scalar(_POS_INT), "blocks (a linear-type layer with what follows it) in each head"
+    ),
+    "heads_loss": _Field(_choice("mean", "sum"), "combine the heads' losses by mean or sum"),
     # training
+    "validation_split": _Field(
+        _scalar(Real(0.0, 1.0, "left")),
+        "hold out this fraction of the training set for validation; best epoch and early "
+        "stopping then use it, never the test set (0 = none)",
+    ),
+    "micro_batches": _Field(
+        _scalar(_POS_INT), "accumulate gradients over this many chunks of each batch"
+    ),
     "clip": _Field(_scalar(_NONNEG), "clip the global gradient norm to this (0 = off)"),
     "density_lr_power": _Field(
         _scalar(_NONNEG), "SMET density-aware lr: sparse weights use lr·density^(−p) (0 = off)"
@@ -327,6 +394,7 @@ class TrainConfig:
     densities: tuple[float, ...] | None = None  # explicit, per linear layer
     overall_density: float | None = None  # None and densities None: dense
     density_method: str = "erk"
+    dense_layers: tuple[str, ...] = ()  # "first", "last" or linear-layer indices
     dropouts: tuple[float, ...] = (0.0,)  # per linear layer (Nerva's weight dropout)
     layer_weights: tuple[InitSpec, ...] = (InitSpec("xavier"),)  # per linear layer
     fan_in: str = "actual"  # sparse layers: scale initial weights by each row's stored count
@@ -357,7 +425,13 @@ class TrainConfig:
     grow_weights: InitSpec = InitSpec("xavier")  # noqa: RUF009 (frozen, hashable)
     init_pruning: str | None = None
     post_pruning: str | None = None
+    # model trees
+    heads: int = 1
+    head_blocks: int = 1
+    heads_loss: str = "mean"
     # training
+    validation_split: float = 0.0
+    micro_batches: int = 1
     clip: float = 0.0
     density_lr_power: float = 0.0
     weight_decay: float = 0.0
@@ -424,6 +498,11 @@ class TrainConfig:
             broadcast("densities", self.densities, n_linear, "linear layer")
         broadcast("dropouts", self.dropouts, n_linear, "linear layer")
         broadcast("layer_weights", self.layer_weights, n_linear, "linear layer")
+        if self.heads > 1 and self.head_blocks > n_linear:
+            raise ConfigError(
+                f"head_blocks must be at most the {n_linear} linear-type layers, "
+                f"got {self.head_blocks}"
+            )
         broadcast("optimizers", self.optimizers, len(self.layers), "layer")
         if isinstance(self.learning_rate, ScheduleSpec) and self.lr_scheduler is not None:
             raise ConfigError("give a schedule in learning_rate or in lr_scheduler, not both")

@@ -39,7 +39,10 @@ Semantics of the tree:
   call with no arguments); bare names also serve as symbolic values (``none``, ``true``,
   ``cosine``), interpreted by :mod:`sprig.specs.registry`;
 * keyword arguments may follow or mix with positional ones; a keyword appears once;
-* keywords are only allowed inside parentheses, never at the top level.
+* keywords are only allowed inside parentheses, never at the top level;
+* a number followed by a unit word (``100 steps``, ``1 epoch``) is the call
+  ``steps(100)`` / ``epochs(1)``: a period with an explicit unit (printed back as
+  ``100 steps``).
 
 Errors are :class:`SpecError` (a :class:`sprig.errors.ConfigError`): one-line message with the
 1-based column, e.g. ``unexpected ')' at column 14 in 'Nesterov(0.9))'``; :meth:`SpecError.pretty`
@@ -71,6 +74,9 @@ __all__ = [
     "parse_sequence",
     "parse_value",
 ]
+
+#: Unit words that may follow a number ("100 steps"): spelling → canonical call name.
+UNITS = {"step": "steps", "steps": "steps", "epoch": "epochs", "epochs": "epochs"}
 
 #: A syntax-tree node: a number, a call (or bare name) or a list of nodes.
 Node: TypeAlias = Union[int, float, "Call", tuple["Node", ...]]
@@ -275,6 +281,11 @@ class _Parser:
         tok = self.tok
         if tok.kind == "number":
             self.i += 1
+            unit = self.tok
+            if unit.kind == "name" and unit.text.lower() in UNITS:
+                # "100 steps", "1 epoch": a period with its unit, sugar for steps(100)
+                self.i += 1
+                return Call(UNITS[unit.text.lower()], (_number(tok.text),), column=tok.pos + 1)
             return _number(tok.text)
         if tok.kind == "name":
             return self.call()
@@ -374,6 +385,8 @@ def format_node(node: Node) -> str:
         return "[" + ", ".join(format_node(v) for v in node) + "]"
     if node.is_bare:
         return node.name
+    if node.name in UNITS.values() and len(node.args) == 1 and not node.kwargs:
+        return f"{format_node(node.args[0])} {node.name}"
     parts = [format_node(a) for a in node.args]
     parts += [f"{k}={format_node(v)}" for k, v in node.kwargs]
     return f"{node.name}({', '.join(parts)})"

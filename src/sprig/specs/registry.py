@@ -73,6 +73,8 @@ __all__ = [
     "ListOf",
     "Optional",
     "Param",
+    "Period",
+    "PeriodOf",
     "Real",
     "Registry",
     "SpecOf",
@@ -314,6 +316,45 @@ class Optional(Constraint):
 
     def describe(self) -> str:
         return f"none or {self.inner.describe()}"
+
+
+@dataclass(frozen=True)
+class Period:
+    """A number of optimizer steps or epochs (``100 steps``, ``1 epoch`` in the spec
+    language)."""
+
+    n: int
+    unit: str  # "step" or "epoch"
+
+    def __str__(self) -> str:
+        return f"{self.n} {self.unit}" + ("" if self.n == 1 else "s")
+
+
+@dataclass(frozen=True)
+class PeriodOf(Constraint):
+    """A positive whole number of steps or epochs (``100 steps``, ``1 epoch``), or a bare
+    positive integer in the component's own unit (returned as an ``int``)."""
+
+    def convert(self, value: Any, what: str) -> Any:
+        if isinstance(value, Period):
+            return value
+        if (
+            isinstance(value, Call)
+            and value.name in ("steps", "epochs")
+            and not value.kwargs
+            and len(value.args) == 1
+        ):
+            n = POSITIVE_INT.convert(value.args[0], what)
+            return Period(n, value.name[:-1])
+        if isinstance(value, Call | str):
+            raise ConfigError(
+                f"{what} must be a positive integer or a period such as '100 steps' or "
+                f"'1 epoch', got {_got(value)}"
+            )
+        return POSITIVE_INT.convert(value, what)
+
+    def describe(self) -> str:
+        return "a positive integer (in the algorithm's unit), 'N steps' or 'N epochs'"
 
 
 #: kind -> factory(value, what) building a nested spec; filled by :mod:`sprig.specs.types`.

@@ -65,12 +65,11 @@ DST_TAG = 0x445354
 
 
 def _needs(alg: A.DSTAlgorithm) -> tuple[bool, bool, bool]:
-    """(gradient sample, gradient, momentum): what the algorithm reads (sprig's trainer's
-    rule, one place: ``sprig.training.dst``)."""
+    """(gradient sample, gradient, momentum): what the algorithm declares it reads
+    (``DSTAlgorithm.needs``, the same declaration sprig's own trainer reads)."""
     from ..sparsity.info import GRADIENT, GRADIENT_SAMPLE, MOMENTUM
 
-    needs = alg.needs  # declared by the criteria (sprig.sparsity.info)
-    return (GRADIENT_SAMPLE in needs, GRADIENT in needs, MOMENTUM in needs)
+    return GRADIENT_SAMPLE in alg.needs, GRADIENT in alg.needs, MOMENTUM in alg.needs
 
 
 def _np(t: Any) -> np.ndarray:

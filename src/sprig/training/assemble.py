@@ -33,10 +33,14 @@ from ..data.datasets import Dataset
 from ..data.loaders import load_dataset
 from ..data.normalization import Normalization
 from ..errors import ConfigError, DataError
+from ..layers.tree import leaves
+from ..losses.heads import HeadsLoss
 from ..models.mlp import MLP
+from ..models.model import Model
+from ..models.multihead import blocks, from_backbones
 from ..runtime import set_num_threads
 from ..sparsity import density as density_mod
-from ..specs.config import TrainConfig
+from ..specs.config import TrainConfig, dense_layer_indices
 from ..specs.types import OptimizerSpec
 from .build import build_layers, build_loss, build_optimizer, build_schedule
 from .callbacks import Callback, EarlyStopping, KeepBest, MetricsLogger, ProgressBar
@@ -79,7 +83,7 @@ class Run:
     config: TrainConfig
     data: Dataset
     normalization: Normalization | None
-    model: MLP
+    model: Model
     trainer: Trainer
     topology: TopologyUpdate | None
     steps_per_epoch: int
@@ -100,7 +104,7 @@ def assemble(
     *,
     data: Dataset | None = None,
     normalization: Normalization | None = None,
-    model: MLP | None = None,
+    model: Model | None = None,
     run_dir: str | Path | None = None,
     resolve: bool = True,
     sizes_given: bool = True,
@@ -141,7 +145,13 @@ def assemble(
     if data is None:
         data, normalization = resolve_data(config)
     if resolve:
-        config = resolve_config(config, data, sizes_given=sizes_given, density_given=density_given)
+        config = resolve_config(
+            config,
+            data,
+            sizes_given=sizes_given,
+            density_given=density_given,
+            normalization=normalization,
+        )
     seed = int(config.seed or 0)
     steps = _steps_per_epoch(config, len(data.y_train))
     final_density = None
@@ -172,12 +182,14 @@ def assemble(
             )
         )
         cbs.append(MetricsLogger(path))
+    # model choice uses the validation split when there is one, never the test set then
+    split = "val" if config.validation_split > 0 else "test"
     if config.patience is not None:
-        cbs.append(EarlyStopping("test_loss", patience=config.patience))
+        cbs.append(EarlyStopping(f"{split}_loss", patience=config.patience))
     if config.keep_best:
         cbs.append(
             KeepBest(
-                "test_accuracy", path=None if path is None else path / "best.npz", restore=True
+                f"{split}_accuracy", path=None if path is None else path / "best.npz", restore=True
             )
         )
     cbs += list(callbacks)
@@ -197,6 +209,7 @@ def assemble(
         "augment": augment,
         "density_lr_power": config.density_lr_power,
         "evaluate": not config.no_statistics,
+        "micro_batches": config.micro_batches,
         "epoch_batches": (
             _preprocessed(config, normalization, model, seed)
             if config.preprocessed and normalization
@@ -204,9 +217,12 @@ def assemble(
         ),
         **(trainer_options or {}),
     }
+    loss: Any = build_loss(config.loss)
+    if model.num_outputs > 1:
+        loss = HeadsLoss(loss, config.heads_loss)  # type: ignore[arg-type]
     trainer = Trainer(
         model,
-        loss=build_loss(config.loss),
+        loss=loss,
         optimizer=optimizer,
         schedule=schedule,
         epochs=config.epochs,
@@ -223,7 +239,7 @@ def _dense_to_sparse(config: TrainConfig) -> bool:
     return spec is not None and "initial_density" in dict(spec.params)
 
 
-def _build_model(config: TrainConfig, data: Dataset, seed: int) -> tuple[MLP, Any, list[int]]:
+def _build_model(config: TrainConfig, data: Dataset, seed: int) -> tuple[Model, Any, Any]:
     """The network of a resolved config; its final density (dense-to-sparse) and the spec
     index each layer came from (per-layer optimizers)."""
     assert config.densities is not None
@@ -237,24 +253,15 @@ def _build_model(config: TrainConfig, data: Dataset, seed: int) -> tuple[MLP, An
         densities = [min(start_density, 0.999999)] * len(densities)
     if config.init_pruning is not None or config.post_pruning is not None:
         densities = [1.0] * len(densities)  # score dense weights, then prune them
-    owners: list[int] = []
-    layers = build_layers(
-        config.layers,
-        config.layer_sizes,
-        densities,
-        rng=np.random.default_rng([seed, MODEL_TAG]),
-        dtype=np.dtype(config.dtype),
-        inits=config.layer_weights,
-        dropouts=config.dropouts,
-        owners=owners,
-        fan_in=config.fan_in,
-    )
-    if dense_to_sparse:  # dense-to-sparse algorithms start from full CSR layers
-        from ..layers.linear import SparseLinear
-
-        for k, layer in enumerate(layers):
-            if isinstance(layer, SparseLinear) and layer.weight.density >= 0.999:
-                layers[k] = _full_sparse(layer)
+    copies = _copies(config, densities, seed, full_sparse=dense_to_sparse)
+    if config.heads > 1:
+        if config.init_pruning is not None or config.load_weights or config.post_pruning:
+            raise ConfigError(
+                "heads > 1 cannot be combined with init_pruning, post_pruning or load_weights"
+            )
+        tree, paths = _trunk_heads(config, copies)
+        return tree, final_density, paths
+    layers, owners = copies[0]
     model = MLP(layers)
     if config.init_pruning is not None:
         model = _prune_at_init(model, config, data, list(config.densities), seed)
@@ -269,11 +276,54 @@ def _build_model(config: TrainConfig, data: Dataset, seed: int) -> tuple[MLP, An
     return model, final_density, owners
 
 
-def _prepare_given_model(model: MLP, config: TrainConfig) -> float | None:
+def _copies(
+    config: TrainConfig, densities: Sequence[float], seed: int, *, full_sparse: bool = False
+) -> list[tuple[list[Any], list[int]]]:
+    """``config.heads`` independently initialised copies of the layer list with each layer's
+    spec index; copy 0 draws from ``[seed, MODEL_TAG]`` (the single network), copy ``m`` from
+    ``[seed, MODEL_TAG, m]``."""
+    copies = []
+    for m in range(config.heads):
+        owners: list[int] = []
+        layers = build_layers(
+            config.layers,
+            config.layer_sizes,
+            densities,
+            rng=np.random.default_rng([seed, MODEL_TAG] + ([m] if m else [])),
+            dtype=np.dtype(config.dtype),
+            inits=config.layer_weights,
+            dropouts=config.dropouts,
+            owners=owners,
+            fan_in=config.fan_in,
+        )
+        if full_sparse:  # dense-to-sparse algorithms start from full CSR layers
+            from ..layers.linear import SparseLinear
+
+            for k, layer in enumerate(layers):
+                if isinstance(layer, SparseLinear) and layer.weight.density >= 0.999:
+                    layers[k] = _full_sparse(layer)
+        copies.append((layers, owners))
+    return copies
+
+
+def _trunk_heads(
+    config: TrainConfig, copies: list[tuple[list[Any], list[int]]]
+) -> tuple[Model, dict[str, int]]:
+    """The trunk + heads model of the copies, and each layer path's spec index."""
+    is_linear = [spec.is_linear for spec in config.layers]
+    tree = from_backbones([blocks(la, ow, is_linear) for la, ow in copies], config.head_blocks)
+    owner_of = {id(la): o for layers, ow in copies for la, o in zip(layers, ow, strict=True)}
+    paths = {p: owner_of[id(la)] for p, la in leaves(tree.net) if id(la) in owner_of}
+    return tree, paths
+
+
+def _prepare_given_model(model: Model, config: TrainConfig) -> float | None:
     """For a dense-to-sparse algorithm: convert the given model's dense linear layers to full
     CSR layers (same weights) and return the final density (``config``'s densities)."""
     if not _dense_to_sparse(config):
         return None
+    if not isinstance(model, MLP):
+        raise ConfigError("a dense-to-sparse start (GMP, GraNet) needs a sequential model")
     from ..layers.linear import Linear, SparseLinear
     from ..matrices.csr import CSRMatrix
 
@@ -307,7 +357,10 @@ def _prepare_given_model(model: MLP, config: TrainConfig) -> float | None:
     return target
 
 
-def _optimizer_map(config: TrainConfig, owners: list[int]) -> dict[int, Any]:
+def _optimizer_map(config: TrainConfig, owners: Any) -> dict[Any, Any]:
+    """Rule per layer: ``owners`` maps each built layer (its index in a sequential network,
+    or its path in a model tree) to the spec it came from; Nerva gives one optimizer per
+    spec. Tree paths become name patterns (``"heads.1.0.*"``)."""
     specs: list[OptimizerSpec] = list(config.optimizers)
     if config.weight_decay:
         specs = [
@@ -315,6 +368,8 @@ def _optimizer_map(config: TrainConfig, owners: list[int]) -> dict[int, Any]:
             for s in specs
         ]
     built = [build_optimizer(s) for s in specs]
+    if isinstance(owners, dict):
+        return {f"{path}.*": built[owner] for path, owner in owners.items()}
     return {i: built[owner] for i, owner in enumerate(owners)}
 
 
@@ -332,25 +387,17 @@ def _single_optimizer(config: TrainConfig) -> Any:
     return build_optimizer(spec)
 
 
-def build_model(config: TrainConfig) -> MLP:
+def build_model(config: TrainConfig) -> Model:
     """A freshly initialised network of a resolved ``config``, built as :func:`assemble`
     builds it (the inspect commands load stored weights on top)."""
     seed = int(config.seed or 0)
     densities = (
         list(config.densities) if config.densities is not None else [config.overall_density or 1.0]
     )
-    return MLP(
-        build_layers(
-            config.layers,
-            config.layer_sizes,
-            densities,
-            rng=np.random.default_rng([seed, MODEL_TAG]),
-            dtype=np.dtype(config.dtype),
-            inits=config.layer_weights,
-            dropouts=config.dropouts,
-            fan_in=config.fan_in,
-        )
-    )
+    copies = _copies(config, densities, seed)
+    if config.heads > 1:
+        return _trunk_heads(config, copies)[0]
+    return MLP(copies[0][0])
 
 
 def load_data(config: TrainConfig, *, data_dir: str | None = None, subset: bool = True) -> Dataset:
@@ -374,11 +421,18 @@ def load_data(config: TrainConfig, *, data_dir: str | None = None, subset: bool 
 
 
 def fit_normalization(config: TrainConfig, data: Dataset) -> Normalization:
-    """The config's normalization fitted on ``data``'s training split (``auto``: minmax for
-    images with a known pixel range, else standardize)."""
+    """The config's normalization fitted on ``data``'s training split (``auto``: what the
+    field uses — ``scale`` to [0, 1] for grayscale images with a known pixel range (MNIST,
+    Fashion-MNIST), per-channel standardization for colour images (CIFAR-10), per-feature
+    standardization otherwise)."""
     method = config.normalize
     if method == "auto":
-        method = "minmax" if data.image_shape is not None and data.pixel_max else "standardize"
+        if data.image_shape is not None and data.image_shape[0] > 1:
+            method = "channel"
+        elif data.image_shape is not None and data.pixel_max:
+            method = "scale"
+        else:
+            method = "standardize"
     return Normalization.fit(
         method,
         data.x_train,
@@ -387,18 +441,38 @@ def fit_normalization(config: TrainConfig, data: Dataset) -> Normalization:
     )
 
 
-def resolve_data(config: TrainConfig) -> tuple[Dataset, Normalization]:
-    """Load, subset and normalize the dataset the config names (default: digits)."""
+def resolve_data(
+    config: TrainConfig, normalization: Normalization | None = None
+) -> tuple[Dataset, Normalization]:
+    """Load, subset, split and normalize the dataset the config names (default: digits);
+    ``normalization`` (e.g. the one a run recorded) is applied instead of fitting one."""
     data = load_data(config)
-    norm = fit_normalization(config, data)
+    if config.validation_split > 0:  # before normalization: it is fitted on training rows only
+        data = data.split_validation(config.validation_split, seed=int(config.seed or 0))
+    norm = normalization or fit_normalization(config, data)
     return norm.apply_dataset(data), norm
 
 
 def resolve_config(
-    config: TrainConfig, data: Dataset, *, sizes_given: bool, density_given: bool
+    config: TrainConfig,
+    data: Dataset,
+    *,
+    sizes_given: bool,
+    density_given: bool,
+    normalization: Normalization | None = None,
 ) -> TrainConfig:
-    """Fill what the user left open so the saved config reproduces the run exactly."""
+    """Fill what the user left open so the saved config reproduces the run exactly: the
+    dataset, layer sizes, densities, the normalization ``auto`` resolved to, and the global
+    weight decay written into each optimizer it applies to."""
     changes: dict[str, Any] = {}
+    if normalization is not None and config.normalize == "auto":
+        changes["normalize"] = normalization.method
+    if config.weight_decay:  # write back what is in force: inside each optimizer
+        changes["optimizers"] = tuple(
+            s.replace(weight_decay=config.weight_decay) if s.get("weight_decay") == 0 else s
+            for s in config.optimizers
+        )
+        changes["weight_decay"] = 0.0
     if config.dataset is None:
         changes["dataset"] = "digits"  # the embedded default, written out in config.toml
     sizes = list(config.layer_sizes)
@@ -426,13 +500,21 @@ def resolve_config(
             dens: tuple[float, ...] = (1.0,) * (len(sizes) - 1)
         else:
             shapes = density_mod.shapes_from_sizes(sizes)
-            dens = tuple(density_mod.densities(config.density_method, shapes, overall))
+            exempt = dense_layer_indices(config.dense_layers, len(shapes))
+            if len(exempt) == len(shapes):
+                raise ConfigError(
+                    f"dense_layers {','.join(config.dense_layers)} exempts every linear layer; "
+                    "nothing is left to sparsify"
+                )
+            dens = tuple(
+                density_mod.densities(config.density_method, shapes, overall, dense=exempt)
+            )
         changes["densities"] = dens
         changes["overall_density"] = None
     return dataclasses.replace(config, **changes)
 
 
-def _diagnostics(config: TrainConfig, data: Dataset, model: MLP) -> list[Callback]:
+def _diagnostics(config: TrainConfig, data: Dataset, model: Model) -> list[Callback]:
     from ..data.batching import Batches
     from ..training.diagnostics import Debug, GradientCheck, TimerReport
 
@@ -456,7 +538,7 @@ def _diagnostics(config: TrainConfig, data: Dataset, model: MLP) -> list[Callbac
     return out
 
 
-def _preprocessed(config: TrainConfig, norm: Normalization, model: MLP, seed: int) -> Any:
+def _preprocessed(config: TrainConfig, norm: Normalization, model: Model, seed: int) -> Any:
     """Nerva's ``--preprocessed DIR``: epoch ``e`` trains on ``DIR/epoch<e>.npz``."""
     from ..data.batching import Batches
     from ..data.loaders import load_npz
@@ -475,7 +557,7 @@ def _preprocessed(config: TrainConfig, norm: Normalization, model: MLP, seed: in
             shuffle=not config.no_shuffle,
             seed=seed,
             drop_last=config.drop_last,
-            num_classes=model.out_features,
+            num_classes=model.output_features,
             dtype=model.dtype,
         )
 

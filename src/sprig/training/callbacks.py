@@ -208,13 +208,14 @@ class ProgressBar(Callback):
                 f"epoch {logs['epoch']:>3}",
                 f"lr {logs['lr']:.4g}",
                 f"loss {logs['train_loss']:.4f}",
-                f"acc {logs['train_accuracy']:.4f}",
             ]
-            if "test_accuracy" in logs:
-                parts += [
-                    f"test_loss {logs['test_loss']:.4f}",
-                    f"test_acc {logs['test_accuracy']:.4f}",
-                ]
+            if "train_accuracy" in logs:
+                parts.append(f"acc {logs['train_accuracy']:.4f}")
+            for part in ("val", "test"):
+                if f"{part}_loss" in logs:
+                    parts.append(f"{part}_loss {logs[f'{part}_loss']:.4f}")
+                if f"{part}_accuracy" in logs:
+                    parts.append(f"{part}_acc {logs[f'{part}_accuracy']:.4f}")
             parts.append(f"{logs['seconds']:.2f}s")
             print("  ".join(parts), flush=True)
 

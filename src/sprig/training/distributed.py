@@ -117,8 +117,10 @@ class DataParallel(Callback):
             weight = logs["batch_size"] / logs["global_batch_size"]
             for path in sorted(taps):
                 X, dY = taps[path]
-                dYw = dY * dY.dtype.type(weight) if not isinstance(dY, tuple) else dY
-                taps[path] = (all_gather_columns(X), all_gather_columns(dYw))
+                taps[path] = (
+                    all_gather_columns(np.asarray(X)),
+                    all_gather_columns(np.asarray(dY) * np.asarray(dY).dtype.type(weight)),
+                )
 
     def on_epoch_end(self, state: TrainState, logs: dict[str, Any]) -> None:
         if self.check_topology and self.size > 1:

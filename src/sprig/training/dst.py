@@ -42,7 +42,7 @@ from ..sparsity.info import (
     LayerInfo,
     momentum_of,
 )
-from ..specs.registry import DST, GROW, PRUNE
+from ..specs.registry import DST, GROW, PRUNE, Period
 from ..specs.types import DSTSpec, parse_dst
 from .callbacks import Callback
 from .state import TrainState
@@ -175,15 +175,23 @@ def make_algorithm(
     (each algorithm's spec builder, registered beside its constructor in
     :mod:`sprig.sparsity.algorithms`).
 
-    ``every`` is in the algorithm's own unit (epochs for SET/MagRan/SNFS/MEST, optimizer
-    steps for RigL/GraNet/GMP); ``start``/``end`` are fractions of the whole run.
+    ``every`` is a period with its unit (``every=100 steps``, ``every=1 epoch``; any
+    algorithm takes either, :func:`~sprig.sparsity.algorithms.retime`) or a bare number in
+    the algorithm's own unit (epochs for SET/MagRan/SNFS/MEST, optimizer steps for
+    RigL/GraNet/GMP); ``start``/``end`` are fractions of the whole run.
     ``final_density`` is the target of the dense-to-sparse algorithms (GMP, GraNet).
     """
     if isinstance(spec, str):
         spec = parse_dst(spec)
-    return DST.create(  # type: ignore[no-any-return]
+    every = spec.get("every")
+    if isinstance(every, Period):  # an explicit unit: build with the default, then retime
+        spec = spec.replace(every=None)
+    alg = DST.create(
         spec, epochs=epochs, steps_per_epoch=steps_per_epoch, final_density=final_density
     )
+    if isinstance(every, Period):
+        alg = A.retime(alg, every, steps_per_epoch)
+    return alg  # type: ignore[no-any-return]
 
 
 def algorithm_from_config(
@@ -222,20 +230,23 @@ def algorithm_from_config(
 def check_inputs(algorithm: A.DSTAlgorithm, optimizers: Any, model: Any) -> None:
     """Refuse, before training, an algorithm whose declared needs the run cannot provide.
 
-    ``optimizers`` is one update rule or a map layer index → rule (as the trainer takes).
+    ``optimizers`` is what the trainer takes: one update rule, or a map from name patterns
+    (or layer indices) to rules.
 
     Raises:
         ConfigError: the algorithm needs momentum but a sparse layer's optimizer keeps none.
     """
     if MOMENTUM not in algorithm.needs:
         return
-    for i, layer in model.sparse_layers().items():
-        opt = optimizers.get(i) if isinstance(optimizers, dict) else optimizers
-        if opt is None or momentum_of(opt.init(np.zeros(1, dtype=layer.weight.dtype))) is None:
-            name = getattr(opt, "name", type(opt).__name__)
+    from .state import rule_for
+
+    for name, W in model.sparse_weights().items():
+        opt = rule_for(name, optimizers)
+        if momentum_of(opt.init(np.zeros(1, dtype=W.dtype))) is None:
+            label = getattr(opt, "name", type(opt).__name__)
             raise ConfigError(
                 f"DST algorithm {algorithm.name!r} needs the optimizer's momentum, but "
-                f"optimizer {name!r} of layer {i} keeps none; use momentum, nesterov, adam, "
+                f"optimizer {label!r} of {name} keeps none; use momentum, nesterov, adam, "
                 "adamw or smet"
             )
 
