@@ -51,3 +51,22 @@ def test_torch_seft_updates() -> None:
             src = np.searchsorted(before[n].keys, after.keys[kept])
             np.testing.assert_array_equal(ea[kept], moments[n][src])
     assert changed > 0 and len(up.history) == 3  # steps 2, 4, 6 (stop at 8 exclusive)
+
+
+def test_torch_wanda_uses_each_layers_input_over_all_tokens() -> None:
+    from sprig.seft.pruning import keep_pattern
+
+    torch.manual_seed(1)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.ReLU(), torch.nn.Linear(8, 5))
+    W1, b1 = model[0].weight.detach().double(), model[0].bias.detach().double()
+    W2 = model[2].weight.detach().double().numpy()
+    calib = [torch.randn(2, 7, 6), torch.randn(3, 7, 6)]  # (batch, tokens, features)
+    ST.prune(model, 0.5, "wanda", calibration=calib, exclude=())
+    X = torch.cat([c.reshape(-1, 6) for c in calib]).double()
+    H = torch.relu(X @ W1.T + b1).numpy()
+    want1 = keep_pattern(W1.numpy(), 0.5, "wanda", (X.numpy() ** 2).sum(0))
+    want2 = keep_pattern(W2, 0.5, "wanda", (H**2).sum(0))
+    assert isinstance(model[0], SparseLinear) and isinstance(model[2], SparseLinear)
+    assert np.array_equal(model[0].to_csr().toarray() != 0, want1)
+    assert np.array_equal(model[2].to_csr().toarray() != 0, want2)
+    assert model[2].nnz == 5 * 4
