@@ -208,6 +208,8 @@ def run_all(a: argparse.Namespace) -> None:
 
 def report(a: argparse.Namespace) -> None:
     rows = [json.loads(s) for s in (a.out / "runs.jsonl").read_text().splitlines()]
+    order = {m: i for i, m in enumerate(("unpruned", *ST.METHODS))}
+    rows.sort(key=lambda r: (-r["density"], r["prune"], order.get(r["method"], 9)))
     meta = json.loads((a.out / "dense.json").read_text())
     print(
         f"dense model: {meta['config']}, pretrained {meta['steps']} steps "
