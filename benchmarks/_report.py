@@ -71,8 +71,10 @@ def machine() -> str:
 def load_line(start: float) -> str:
     """``- Load average (1 min): start x, end y`` (other processes share the cores)."""
     end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"- Load average (1 min) from other processes too: {start:.2f} at start, "
-            f"{end:.2f} at end of the run ({os.cpu_count()} logical CPUs)")
+    return (
+        f"- Load average (1 min) from other processes too: {start:.2f} at start, "
+        f"{end:.2f} at end of the run ({os.cpu_count()} logical CPUs)"
+    )
 
 
 def start_load() -> float:

@@ -66,8 +66,14 @@ print(json.dumps({"import": t1 - t0, "first_step": t2 - t1}))
 
 def run_child(threads: int, env: dict[str, str]) -> dict[str, float]:
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", CHILD, str(threads)], env=env, check=True,
-                         capture_output=True, text=True, cwd=_report.ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(threads)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=_report.ROOT,
+    )
     wall = time.perf_counter() - t
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["process"] = wall
@@ -114,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{med('first_step'):.2f} s | {med('process'):.2f} s |",
     ]
     if cold is not None:
-        lines.append(f"| cold (empty `NUMBA_CACHE_DIR`) | 1 | {cold['import']:.2f} s | "
-                     f"{cold['first_step']:.2f} s | {cold['process']:.2f} s |")
+        lines.append(
+            f"| cold (empty `NUMBA_CACHE_DIR`) | 1 | {cold['import']:.2f} s | "
+            f"{cold['first_step']:.2f} s | {cold['process']:.2f} s |"
+        )
     text = "\n".join(lines) + "\n"
     print()
     print(text)

@@ -60,11 +60,15 @@ def load_baseline(rev: str) -> Any:
         rev = Path(rev).stem
     else:
         src = subprocess.run(
-            ["git", "show", f"{rev}:src/sprig/matrices/kernels.py"], cwd=_report.ROOT,
-            check=True, capture_output=True, text=True,
+            ["git", "show", f"{rev}:src/sprig/matrices/kernels.py"],
+            cwd=_report.ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
-    src = src.replace("from ..typing import FloatArray, IntArray",
-                      "from sprig.typing import FloatArray, IntArray")
+    src = src.replace(
+        "from ..typing import FloatArray, IntArray", "from sprig.typing import FloatArray, IntArray"
+    )
     d = Path(tempfile.mkdtemp(prefix="sprig_baseline_"))
     path = d / f"kernels_{rev.replace('/', '_').replace('~', '_')}.py"
     path.write_text(src)
@@ -75,14 +79,16 @@ def load_baseline(rev: str) -> Any:
     return mod
 
 
-def one_density(d: float, B: int, rounds: int, base: Any, baseline: str | None,
-                rng: np.random.Generator) -> dict[tuple[float, str, str], float]:
+def one_density(
+    d: float, B: int, rounds: int, base: Any, baseline: str | None, rng: np.random.Generator
+) -> dict[tuple[float, str, str], float]:
     """Check and time every implementation of the three products at density ``d``."""
     from sprig.matrices import CSRMatrix
 
     results: dict[tuple[float, str, str], float] = {}
-    W = CSRMatrix.random(SHAPE, density=d, rng=rng,
-                         values=lambda n, r: r.standard_normal(n).astype(np.float32))
+    W = CSRMatrix.random(
+        SHAPE, density=d, rng=rng, values=lambda n, r: r.standard_normal(n).astype(np.float32)
+    )
     Xt = rng.standard_normal((SHAPE[1], B)).astype(np.float32)
     dYt = rng.standard_normal((SHAPE[0], B)).astype(np.float32)
     b = rng.standard_normal(SHAPE[0]).astype(np.float32)
@@ -91,8 +97,11 @@ def one_density(d: float, B: int, rounds: int, base: Any, baseline: str | None,
     g = np.empty(W.nnz, np.float32)
     col_ptr, row_idx, perm, cblocks = W.csc
     A = W.toarray().astype(np.float64)
-    ref = {"forward": A @ Xt + b[:, None], "backward-data": A.T @ dYt,
-           "sddmm": (dYt.astype(np.float64) @ Xt.T.astype(np.float64))[W.row_of, W.indices]}
+    ref = {
+        "forward": A @ Xt + b[:, None],
+        "backward-data": A.T @ dYt,
+        "sddmm": (dYt.astype(np.float64) @ Xt.T.astype(np.float64))[W.row_of, W.indices],
+    }
     fns: dict[tuple[str, str], Callable[[], Any]] = {
         ("sprig", "forward"): lambda: W.matmul_fm(Xt, b, out=Y),
         ("sprig", "backward-data"): lambda: W.rmatmul_fm(dYt, out=dX),
@@ -100,30 +109,36 @@ def one_density(d: float, B: int, rounds: int, base: Any, baseline: str | None,
     }
     if base is not None:
         name = f"sprig@{baseline}"
-        fns[(name, "forward")] = lambda: base.spmm(W.row_blocks, W.indptr, W.indices,
-                                                   W.data, Xt, b, Y)
+        fns[(name, "forward")] = lambda: base.spmm(
+            W.row_blocks, W.indptr, W.indices, W.data, Xt, b, Y
+        )
         fns[(name, "backward-data")] = lambda: base.spmm_transposed(
-            cblocks, col_ptr, row_idx, perm, W.data, dYt, SHAPE[1], dX)
-        fns[(name, "sddmm")] = lambda: base.sddmm(W.row_blocks, W.indptr, W.indices,
-                                                  dYt, Xt, g)
+            cblocks, col_ptr, row_idx, perm, W.data, dYt, SHAPE[1], dX
+        )
+        fns[(name, "sddmm")] = lambda: base.sddmm(W.row_blocks, W.indptr, W.indices, dYt, Xt, g)
     if torch is not None:
         import warnings
 
         warnings.filterwarnings("ignore", ".*Sparse CSR tensor support is in beta.*")
-        tW = torch.sparse_csr_tensor(torch.from_numpy(W.indptr),
-                                     torch.from_numpy(W.indices.astype(np.int64)),
-                                     torch.from_numpy(W.data), size=SHAPE,
-                                     check_invariants=False)
-        tWT = torch.sparse_csr_tensor(torch.from_numpy(col_ptr),
-                                      torch.from_numpy(row_idx.astype(np.int64)),
-                                      torch.from_numpy(W.data[perm]),
-                                      size=(SHAPE[1], SHAPE[0]), check_invariants=False)
+        tW = torch.sparse_csr_tensor(
+            torch.from_numpy(W.indptr),
+            torch.from_numpy(W.indices.astype(np.int64)),
+            torch.from_numpy(W.data),
+            size=SHAPE,
+            check_invariants=False,
+        )
+        tWT = torch.sparse_csr_tensor(
+            torch.from_numpy(col_ptr),
+            torch.from_numpy(row_idx.astype(np.int64)),
+            torch.from_numpy(W.data[perm]),
+            size=(SHAPE[1], SHAPE[0]),
+            check_invariants=False,
+        )
         tX, tdY, tb = torch.from_numpy(Xt), torch.from_numpy(dYt), torch.from_numpy(b)
         tXT = tX.T.contiguous()  # (B, 3072): the layout sampled_addmm's mat2 wants
         fns[("torch.sparse", "forward")] = lambda: torch.addmm(tb[:, None], tW, tX)
         fns[("torch.sparse", "backward-data")] = lambda: tWT @ tdY
-        fns[("torch.sparse", "sddmm")] = lambda: torch.sparse.sampled_addmm(
-            tW, tdY, tXT, beta=0.0)
+        fns[("torch.sparse", "sddmm")] = lambda: torch.sparse.sampled_addmm(tW, tdY, tXT, beta=0.0)
     if sp is not None:
         sW = sp.csr_array((W.data, W.indices, W.indptr), shape=SHAPE)
         sWT = sp.csr_array((W.data[perm], row_idx, col_ptr), shape=SHAPE[::-1])
@@ -143,7 +158,7 @@ def one_density(d: float, B: int, rounds: int, base: Any, baseline: str | None,
     times: dict[tuple[str, str], list[float]] = {k: [] for k in fns}
     keys = list(fns)
     for r in range(rounds):
-        for key in keys[r % len(keys):] + keys[:r % len(keys)]:
+        for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
             f = fns[key]
             t0 = time.perf_counter()
             for _ in range(reps):
@@ -151,9 +166,13 @@ def one_density(d: float, B: int, rounds: int, base: Any, baseline: str | None,
             times[key].append((time.perf_counter() - t0) / reps)
     for (impl, prod), ts in times.items():
         results[(d, impl, prod)] = float(np.median(ts))
-    print(f"density {d}: nnz {W.nnz}, " + ", ".join(
-        f"{impl} {prod} {results[(d, impl, prod)] * 1e3:.3f} ms" for impl, prod in keys),
-        flush=True)
+    print(
+        f"density {d}: nnz {W.nnz}, "
+        + ", ".join(
+            f"{impl} {prod} {results[(d, impl, prod)] * 1e3:.3f} ms" for impl, prod in keys
+        ),
+        flush=True,
+    )
     results[(d, "nnz", "")] = float(W.nnz)
     return results
 
@@ -164,9 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=7, help="interleaved rounds (median)")
-    ap.add_argument("--baseline", default=None,
-                    help="git revision (or a kernels.py file) whose sprig kernels to add as a "
-                         "column")
+    ap.add_argument(
+        "--baseline",
+        default=None,
+        help="git revision (or a kernels.py file) whose sprig kernels to add as a column",
+    )
     ap.add_argument("--quick", action="store_true", help="densities 0.01,0.1, 3 rounds, no file")
     ap.add_argument("--section", help="docs/benchmarks.md section to (re)write")
     ap.add_argument("--no-write", action="store_true")
@@ -178,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     densities = [float(d) for d in args.densities.split(",") if d.strip()]
 
     import sprig
+
     sprig.set_num_threads(args.threads)
     if torch is not None:
         torch.set_num_threads(args.threads)
@@ -185,8 +207,12 @@ def main(argv: list[str] | None = None) -> int:
 
     rng = np.random.default_rng(args.seed)
     B = args.batch
-    impls = ["sprig"] + ([f"sprig@{args.baseline}"] if base else []) + \
-        (["torch.sparse"] if torch is not None else []) + (["scipy"] if sp is not None else [])
+    impls = (
+        ["sprig"]
+        + ([f"sprig@{args.baseline}"] if base else [])
+        + (["torch.sparse"] if torch is not None else [])
+        + (["scipy"] if sp is not None else [])
+    )
     results: dict[tuple[float, str, str], float] = {}
     for d in densities:
         results.update(one_density(d, B, args.rounds, base, args.baseline, rng))
@@ -215,23 +241,30 @@ def main(argv: list[str] | None = None) -> int:
             row = f"| {d:g} | {nnz:,} |"
             for impl in impls:
                 t = results.get((d, impl, prod))
-                row += (" n/a |" if t is None else
-                        f" {t * 1e3:.3f} ms ({2 * B * nnz / t / 1e9:.1f}) |")
-            others = [results[(d, i, prod)] for i in impls
-                      if i != "sprig" and not i.startswith("sprig@") and (d, i, prod) in results]
-            row += (f" {min(others) / results[(d, 'sprig', prod)]:.2f}x |" if others
-                    else " - |")
+                row += (
+                    " n/a |" if t is None else f" {t * 1e3:.3f} ms ({2 * B * nnz / t / 1e9:.1f}) |"
+                )
+            others = [
+                results[(d, i, prod)]
+                for i in impls
+                if i != "sprig" and not i.startswith("sprig@") and (d, i, prod) in results
+            ]
+            row += f" {min(others) / results[(d, 'sprig', prod)]:.2f}x |" if others else " - |"
             lines.append(row)
         lines.append("")
     if base is not None:
         old = f"sprig@{args.baseline}"
         ratios = "; ".join(
-            f"{prod} " + ", ".join(
+            f"{prod} "
+            + ", ".join(
                 f"{d:g}: {results[(d, old, prod)] / results[(d, 'sprig', prod)]:.2f}x"
-                for d in densities)
-            for prod in products)
-        lines.append(f"Current sprig kernels vs {old} (median time ratio, > 1: current "
-                     f"faster): {ratios}.")
+                for d in densities
+            )
+            for prod in products
+        )
+        lines.append(
+            f"Current sprig kernels vs {old} (median time ratio, > 1: current faster): {ratios}."
+        )
     text = "\n".join(lines) + "\n"
     print()
     print(text)

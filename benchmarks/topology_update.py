@@ -38,22 +38,39 @@ ALGORITHMS = ("SET(0.3)", "MagRan(0.3)", "SNFS", "RigL(0.3, every=100)")
 
 def run(spec: str, data: Dataset, density: float, epochs: int, seed: int) -> dict[str, float]:
     dens = erk(shapes_from_sizes(list(SIZES)), density)
-    model = build_mlp(parse_layers("ReLU;ReLU;Linear"), list(SIZES), dens,
-                      rng=np.random.default_rng(seed), fan_in="actual")
+    model = build_mlp(
+        parse_layers("ReLU;ReLU;Linear"),
+        list(SIZES),
+        dens,
+        rng=np.random.default_rng(seed),
+        fan_in="actual",
+    )
     steps = -(-len(data.y_train) // 100)
     alg = make_algorithm(spec, epochs=epochs, steps_per_epoch=steps)
-    trainer = Trainer(model, loss=SoftmaxCrossEntropy(), optimizer=Momentum(0.9),
-                      schedule=0.01, epochs=epochs, batch_size=100, seed=seed,
-                      callbacks=[TopologyUpdate(alg, seed=seed)], evaluate=False)
+    trainer = Trainer(
+        model,
+        loss=SoftmaxCrossEntropy(),
+        optimizer=Momentum(0.9),
+        schedule=0.01,
+        epochs=epochs,
+        batch_size=100,
+        seed=seed,
+        callbacks=[TopologyUpdate(alg, seed=seed)],
+        evaluate=False,
+    )
     hist = trainer.fit(data)
     # epoch 1 includes JIT warm-up; take the later epochs
     later = hist[1:] or hist
-    train = [sum(r[f"time_{k}"] for k in ("data", "forward", "backward", "optimizer"))
-             for r in later]
+    train = [
+        sum(r[f"time_{k}"] for k in ("data", "forward", "backward", "optimizer")) for r in later
+    ]
     topo = [r["time_topology"] for r in later]
     updates = sum(len(r.get("dst", [])) for r in later)
-    return {"train": float(np.mean(train)), "topology": float(np.mean(topo)),
-            "updates_per_epoch": updates / len(later)}
+    return {
+        "train": float(np.mean(train)),
+        "topology": float(np.mean(topo)),
+        "updates_per_epoch": updates / len(later),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,9 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         r = run(spec, data, args.density, args.epochs, args.seed)
         rows.append((spec, r, time.perf_counter() - t0))
-        print(f"{spec}: epoch train {r['train']:.3f}s, topology {r['topology']:.4f}s "
-              f"({100 * r['topology'] / r['train']:.2f} %), "
-              f"{r['updates_per_epoch']:.1f} updates/epoch", flush=True)
+        print(
+            f"{spec}: epoch train {r['train']:.3f}s, topology {r['topology']:.4f}s "
+            f"({100 * r['topology'] / r['train']:.2f} %), "
+            f"{r['updates_per_epoch']:.1f} updates/epoch",
+            flush=True,
+        )
     lines = [
         f"## Topology-update cost: 3072-1024-1024-10 at density {args.density}",
         "",
@@ -92,8 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|",
     ]
     for spec, r, _ in rows:
-        lines.append(f"| {spec} | {r['updates_per_epoch']:.1f} | {r['train']:.3f} | "
-                     f"{r['topology']:.4f} | {100 * r['topology'] / r['train']:.2f} % |")
+        lines.append(
+            f"| {spec} | {r['updates_per_epoch']:.1f} | {r['train']:.3f} | "
+            f"{r['topology']:.4f} | {100 * r['topology'] / r['train']:.2f} % |"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:

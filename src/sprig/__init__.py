@@ -12,6 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+from .runtime import apply_thread_defaults as _apply_thread_defaults
+
+_apply_thread_defaults()  # before any OpenMP runtime loads (see benchmarks/contention.py)
+
 _LAZY = {
     "fit": "api",
     "sparse_mlp": "api",

@@ -21,6 +21,7 @@ from .data.datasets import Dataset
 from .data.normalization import Normalization
 from .errors import ConfigError
 from .models.mlp import MLP
+from .sanity import check_network
 from .sparsity import density as density_mod
 from .specs.types import parse_layers
 from .training.assemble import Run
@@ -52,14 +53,37 @@ def sparse_mlp(
             raise ConfigError(str(e)) from None
     else:
         per_layer = [float(d) for d in density]
-    return build_mlp(
+    model = build_mlp(
         specs, list(sizes), per_layer, rng=np.random.default_rng(seed), dtype=dtype, fan_in=fan_in
+    )
+    check_network(model)
+    return model
+
+
+def as_dataset(data: Any) -> Dataset:
+    """``data`` as a :class:`Dataset`: a Dataset as is, ``(X, y)`` (training only) or
+    ``(X, y, X_test, y_test)``.
+
+    Raises:
+        ConfigError: anything else (named by its type).
+    """
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, tuple | list) and len(data) in (2, 4):
+        X, y = data[0], data[1]
+        X_test, y_test = (data[2], data[3]) if len(data) == 4 else (np.asarray(X)[:0], None)
+        y_test = np.asarray(y)[:0] if y_test is None else y_test
+        return Dataset.from_arrays(X, y, X_test, y_test, name="data")
+    raise ConfigError(
+        f"data must be a sprig Dataset, (X, y) or (X, y, X_test, y_test); got "
+        f"{type(data).__name__}"
+        + (f" of length {len(data)}" if isinstance(data, tuple | list) else "")
     )
 
 
 def fit(
     model: MLP,
-    data: Dataset,
+    data: Dataset | tuple[Any, ...],
     *,
     epochs: int = 10,
     batch_size: int = 32,
@@ -79,10 +103,12 @@ def fit(
 ) -> list[dict[str, Any]]:
     """Train ``model`` on ``data`` and return the history (one metrics dict per epoch).
 
-    ``optimizer``, ``lr`` (a number or a schedule spec, parameters in epochs), ``loss``,
-    ``dst``, ``prune`` and ``grow`` are spec strings, as for ``sprig train``; ``normalize`` is
-    fitted on the training split. ``density`` is the final density of a dense-to-sparse
-    algorithm (GMP, GraNet: build the model dense and give the target here).
+    ``data`` is a :class:`Dataset`, ``(X, y)`` or ``(X, y, X_test, y_test)`` (see
+    :func:`as_dataset`). ``optimizer``, ``lr`` (a number or a schedule spec, parameters in
+    epochs), ``loss``, ``dst``, ``prune`` and ``grow`` are spec strings, as for ``sprig
+    train``; ``normalize`` is fitted on the training split. ``density`` is the final density
+    of a dense-to-sparse algorithm (GMP, GraNet: build the model dense and give the target
+    here).
     ``trainer_options`` go to :class:`~sprig.training.loop.Trainer` (``clip_norm``,
     ``density_lr_power``, ``augment``...). The run is put together by the same assembler as
     ``sprig train`` (:func:`sprig.training.assemble.assemble`); use :func:`train` for every
@@ -91,6 +117,11 @@ def fit(
     from .specs.config import TrainConfig
     from .training.assemble import assemble
 
+    data = as_dataset(data)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
     if normalize != "none":
         data = Normalization.fit(normalize, data.x_train, pixel_max=data.pixel_max).apply_dataset(
             data

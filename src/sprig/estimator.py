@@ -2,7 +2,15 @@
 
 ``SparseMLPClassifier(...).fit(X, y).predict(X)`` follows scikit-learn's estimator
 conventions (constructor arguments stored unchanged, ``get_params``/``set_params``, works with
-``sklearn.base.clone``, fitted attributes end in ``_``) without requiring scikit-learn.
+``sklearn.base.clone``, fitted attributes end in ``_``). Without scikit-learn it works on its
+own; with it (the ``sklearn`` extra) it is a real ``ClassifierMixin``/``BaseEstimator`` that
+passes ``sklearn.utils.estimator_checks.check_estimator`` and works in ``Pipeline``,
+``GridSearchCV`` and ``cross_val_score``. Inputs are validated as scikit-learn does: NaN/inf
+and complex values are refused in ``fit`` *and* ``predict``, sparse matrices (any SciPy
+format) are accepted and densified row-wise for the network's input, continuous targets are
+refused ("Unknown label type: continuous"), and predicting on a different number of
+features than was fitted is an error. For two classes ``decision_function`` returns one
+score per sample (positive means ``classes_[1]``), as scikit-learn's classifiers do.
 """
 
 from __future__ import annotations
@@ -19,8 +27,59 @@ from .models.mlp import MLP
 from .specs.types import parse_layer
 from .training.callbacks import Callback
 
+try:  # scikit-learn is optional (the `sklearn` extra)
+    from sklearn.base import BaseEstimator as _Base
+    from sklearn.base import ClassifierMixin as _Mixin
+    from sklearn.exceptions import NotFittedError as _SkNotFitted
 
-class SparseMLPClassifier:
+    HAVE_SKLEARN = True
+except ImportError:  # pragma: no cover - exercised where scikit-learn is absent
+    _Base = type("_Base", (), {})  # type: ignore[assignment,misc]
+    _Mixin = type("_Mixin", (), {})  # type: ignore[assignment,misc]
+    _SkNotFitted = AttributeError  # type: ignore[assignment,misc]
+    HAVE_SKLEARN = False
+
+
+class NotFittedError(_SkNotFitted, RuntimeError):  # type: ignore[misc,valid-type]
+    """``predict`` before ``fit`` (scikit-learn's ``NotFittedError`` when it is installed)."""
+
+
+def _features(X: Any) -> Any:
+    """Validated ``(N, D)`` float64 features without scikit-learn (sparse → dense)."""
+    if hasattr(X, "toarray"):
+        X = X.toarray()
+    X = np.asarray(X)
+    if X.dtype.kind == "c":
+        raise DataError("complex data not supported; X must be real numbers")
+    try:
+        X = X.astype(np.float64)
+    except (TypeError, ValueError) as e:
+        raise DataError(f"X must be numeric ({e})") from None
+    if X.ndim != 2:
+        raise DataError(f"X must be 2-D (samples, features), got shape {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise DataError("Input X contains NaN or infinity; features must be finite")
+    return X
+
+
+def _targets(y: Any) -> Any:
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise DataError(f"y must be 1-D class labels, got shape {y.shape}")
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)):
+            raise DataError("Input y contains NaN or infinity; labels must be finite")
+        if not np.array_equal(y, np.round(y)):
+            raise DataError(
+                "Unknown label type: continuous (y holds non-integer floats); a classifier "
+                "needs class labels"
+            )
+    return y
+
+
+class SparseMLPClassifier(_Mixin, _Base):  # type: ignore[misc,valid-type]
     """Multilayer perceptron classifier with CSR weights.
 
     Args:
@@ -36,7 +95,9 @@ class SparseMLPClassifier:
         normalize: input normalization fitted on the training data (``"standardize"``,
             ``"scale"``, ``"none"``...).
         seed: seeds the initial topology, the weights and the batch order.
-        dtype: ``"float32"`` or ``"float64"``.
+        dtype: ``"float64"`` (default: predictions then do not depend on the order or
+            grouping of the samples, which scikit-learn's checks require) or ``"float32"``
+            (faster; results move in the 7th digit with the batch composition).
         verbose: show a progress bar and per-epoch lines.
     """
 
@@ -54,7 +115,7 @@ class SparseMLPClassifier:
         dst: str = "static",
         normalize: str = "standardize",
         seed: int = 0,
-        dtype: str = "float32",
+        dtype: str = "float64",
         verbose: bool = False,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -97,20 +158,73 @@ class SparseMLPClassifier:
         changed = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults[k].default != v]
         return f"SparseMLPClassifier({', '.join(changed)})"
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()  # type: ignore[misc]
+        tags.input_tags.sparse = True  # accepted and densified
+        tags.input_tags.allow_nan = False
+        return tags
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self, X: Any, y: Any = None, *, reset: bool) -> Any:
+        """Features (and labels when fitting) checked as scikit-learn checks them."""
+        if HAVE_SKLEARN:
+            from sklearn.utils.validation import validate_data
+
+            if reset:
+                X, y = validate_data(
+                    self, X, y, accept_sparse=True, dtype=[np.float64, np.float32], reset=True
+                )
+            else:
+                X = validate_data(
+                    self, X, accept_sparse=True, dtype=[np.float64, np.float32], reset=False
+                )
+            if hasattr(X, "toarray"):
+                X = X.toarray()
+            X = np.asarray(X, dtype=np.float64)
+            if reset:
+                from sklearn.utils.multiclass import check_classification_targets
+
+                try:
+                    check_classification_targets(y)
+                except ValueError as e:
+                    raise DataError(f"{e}; a classifier needs class labels") from None
+            return (X, y) if reset else X
+        X = _features(X)
+        if reset:
+            y = _targets(y)
+            if len(X) != len(y):
+                raise DataError(f"X has {len(X)} rows but y has {len(y)} labels")
+            self.n_features_in_ = X.shape[1]
+            return X, y
+        if X.shape[1] != self.n_features_in_:
+            raise DataError(
+                f"X has {X.shape[1]} features, but SparseMLPClassifier is expecting "
+                f"{self.n_features_in_} features as input"
+            )
+        return X
+
     # ------------------------------------------------------------------ fitting
     def fit(
         self, X: Any, y: Any, *, callbacks: list[Callback] | None = None
     ) -> SparseMLPClassifier:
-        """Train on ``X (N, D)`` and labels ``y (N,)`` (any hashable class labels)."""
+        """Train on ``X (N, D)`` (dense or SciPy sparse) and labels ``y (N,)`` (any hashable
+        class labels)."""
         from .sparsity import density as density_mod
 
-        X = np.asarray(X, dtype=np.float64)
+        for name in ("epochs", "batch_size"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+        X, y = self._validate(X, y, reset=True)
         y = np.asarray(y)
-        if X.ndim != 2 or len(X) != len(y) or len(X) == 0:
-            raise DataError(f"X must be (N, D) with N = len(y) > 0; got X {X.shape}, y {y.shape}")
+        if len(X) == 0:
+            raise DataError(f"X must have at least one sample, got shape {X.shape}")
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
-            raise DataError(f"need at least 2 classes, got {list(self.classes_)}")
+            raise DataError(
+                f"need at least 2 classes, got 1 class ({self.classes_[0]!r}); a classifier "
+                "cannot train on one class"
+            )
         dtype = np.dtype(self.dtype)
         data = Dataset.from_arrays(
             X, y_idx, X[:0], y_idx[:0], name="fit", num_classes=len(self.classes_)
@@ -161,17 +275,22 @@ class SparseMLPClassifier:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
-            raise RuntimeError("this SparseMLPClassifier is not fitted yet; call fit first")
+            raise NotFittedError("this SparseMLPClassifier is not fitted yet; call fit first")
+
+    def _logits(self, X: Any) -> Any:
+        self._check_fitted()
+        X = self._validate(X, reset=False)
+        return self.model_.predict(self.normalization_.apply(X)).astype(np.float64)
 
     def decision_function(self, X: Any) -> Any:
-        """Network outputs (logits) ``(N, n_classes)``."""
-        self._check_fitted()
-        X = self.normalization_.apply(np.asarray(X, dtype=np.float64))
-        return self.model_.predict(X)
+        """Network outputs (logits) ``(N, n_classes)``; for two classes one score per sample,
+        ``logit[1] - logit[0]`` (positive means ``classes_[1]``), as in scikit-learn."""
+        Z = self._logits(X)
+        return Z[:, 1] - Z[:, 0] if Z.shape[1] == 2 else Z
 
     def predict_proba(self, X: Any) -> Any:
         """Softmax of the outputs, ``(N, n_classes)``."""
-        Z = self.decision_function(X).astype(np.float64)
+        Z = self._logits(X)
         Z -= Z.max(axis=1, keepdims=True)
         with np.errstate(under="ignore"):
             E = np.exp(Z)
@@ -179,9 +298,12 @@ class SparseMLPClassifier:
 
     def predict(self, X: Any) -> Any:
         """Predicted class labels."""
-        self._check_fitted()
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        Z = self._logits(X)
+        return self.classes_[np.argmax(Z, axis=1)]
 
-    def score(self, X: Any, y: Any) -> float:
-        """Mean accuracy."""
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Mean accuracy (weighted by ``sample_weight`` when given)."""
+        hit = (self.predict(X) == np.asarray(y)).astype(np.float64)
+        if sample_weight is None:
+            return float(np.mean(hit))
+        return float(np.average(hit, weights=np.asarray(sample_weight, dtype=np.float64)))

@@ -222,7 +222,7 @@ CASES = [
     case("layers-empty-item", _train("--layers", "ReLU;;Linear"), "expected a value after ';'"),
     case("optimizer-unclosed", _train("--optimizers", "Nesterov(0.9"), "unclosed '('"),
     case("schedule-bad-milestone", _train("--learning-rate", "MultiStepLR(0.1; 50,x; 0.1)"),
-         "milestones value must be an integer, got 'x'"),
+         "multistep milestones[1] must be an integer, got 'x'"),
     case("sizes-not-numbers", _train("--layer-sizes", "20;abc;3"),
          "layer_sizes 2 of 3 must be an integer"),
     # unknown names

@@ -125,7 +125,7 @@ def test_run_directory_files(run, rows):
     assert cfg.layer_sizes == (784, 64, 10) and cfg.epochs == 2 and cfg.seed == 3
     assert cfg == TrainConfig.from_dict(meta["config"])
     norm = json.loads((run / "normalization.json").read_text())
-    assert norm["method"] == "minmax"
+    assert norm["method"] == "scale"  # auto: [0, 1] for grayscale images, as the field does
 
 
 def test_info_run_dir(run, rows):

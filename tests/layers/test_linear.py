@@ -116,3 +116,48 @@ def test_actual_fan_in_scales_each_row():
     limit = 1 / np.sqrt(row_nnz)
     assert np.all(np.abs(layer.weight.data) <= limit + 1e-6)
     assert np.abs(layer.weight.data).max() > 1 / np.sqrt(400)
+
+
+@given(W=csr_matrices(max_dim=24), n=st.integers(1, 9), seed=st.integers(0, 2**31))
+def test_fused_relu_equals_linear_then_relu(W, n, seed):
+    from sprig.activations import ReLU
+    from sprig.layers import ActivationLayer
+
+    rng = np.random.default_rng(seed)
+    K, D = W.shape
+    W = W.astype(np.float64)
+    a = SparseLinear(D, K, weight=W.copy(), dtype=np.float64, rng=rng)
+    b = SparseLinear(D, K, weight=W.copy(), dtype=np.float64, rng=rng)
+    a.bias[:] = b.bias[:] = rng.standard_normal(K)
+    act = ActivationLayer(ReLU(), K, dtype=np.float64)
+    X = rng.standard_normal((D, n))
+    dY = rng.standard_normal((K, n))
+    Z, bp_lin = a.forward(X, train=True)
+    Ya, bp_act = act.forward(Z, train=True)
+    Yb, bp_fused = b.forward(X, train=True, activation="relu")
+    np.testing.assert_array_equal(Yb, Ya)
+    dXa = bp_lin(bp_act(dY))
+    dXb = bp_fused(dY.copy())
+    np.testing.assert_allclose(dXb, dXa, atol=1e-12)
+    np.testing.assert_allclose(b.weight_grad, a.weight_grad, atol=1e-12)
+    np.testing.assert_allclose(b.bias_grad, a.bias_grad, atol=1e-12)
+
+
+def test_fused_relu_finite_differences_and_bad_activation():
+    rng = np.random.default_rng(2)
+    layer = SparseLinear(6, 5, density=0.6, rng=rng, dtype=np.float64)
+    layer.bias[:] = rng.standard_normal(5)
+    X = rng.standard_normal((6, 4))
+    R = rng.standard_normal((5, 4))
+
+    def f():
+        Y, _ = layer.forward(X, train=True, activation="relu")
+        return float(np.sum(R * Y))
+
+    _, bp = layer.forward(X, train=True, activation="relu")
+    dX = bp(R.copy())
+    assert_close(dX, numerical_grad(f, X), what="dX")
+    for name, p in layer.params().items():
+        assert_close(p.grad, numerical_grad(f, p.value), what=name)
+    with pytest.raises(ValueError, match="activation must be None or 'relu'"):
+        layer.forward(X, train=False, activation="tanh")

@@ -42,6 +42,7 @@ def test_registry():
         "cosine",
         "linear_warmup",
         "per_epoch",
+        "in_steps",
     }
     for name, cls in REGISTRY.items():
         assert cls.name == name and dataclasses.is_dataclass(cls)

@@ -74,6 +74,7 @@ CANONICAL = {
         "exponential",
         "cosine",
         "warmup",
+        "steps",
     },
     "init": {
         "xavier",
@@ -445,6 +446,9 @@ def values_for(c: R.Constraint, depth: int) -> st.SearchStrategy:
         return items.map(lambda v: tuple(sorted(v)) if c.increasing else tuple(v))
     if isinstance(c, R.SpecOf):
         return specs(c.kind, depth + 1)
+    if isinstance(c, R.PeriodOf):
+        periods = st.builds(R.Period, st.integers(1, 1000), st.sampled_from(["step", "epoch"]))
+        return st.integers(1, 1000) | periods
     raise AssertionError(c)
 
 

@@ -13,8 +13,11 @@ through an :class:`~sprig.backend.base.Ops` (thinc's ``Ops`` is the model):
 :class:`NumpyOps` runs on NumPy arrays with sprig's Numba kernels; ``TorchOps``
 (``sprig.backend.torch``, needs PyTorch) runs on torch tensors of any device with
 ``torch.sparse`` (cuSPARSE on CUDA). Both take the topology as a backend object made from a
-:class:`~sprig.matrices.CSRMatrix` by ``ops.topology(W)``. sprig's own layers do not call this
-seam yet.
+:class:`~sprig.matrices.CSRMatrix` by ``ops.topology(W)``. sprig's own
+:class:`~sprig.layers.SparseLinear` runs its three products through ``SparseLinear.ops`` (a
+:class:`NumpyOps`); ``sprig.torch.SparseLinear`` through the same interface on torch tensors.
+The optimizer updates of :class:`NumpyOps` are sprig's optimizer classes themselves and the
+topology edit is :meth:`CSRMatrix.edit`, so each rule exists once.
 """
 
 from .base import Ops as Ops

@@ -45,16 +45,31 @@ class Ops(ABC):
         """A :class:`CSRMatrix` (NumPy, host memory) holding ``topo`` and ``values``."""
 
     @abstractmethod
-    def spmm(self, topo: Any, values: Any, Xt: Any, bias: Any = None) -> Any:
-        """``Yt = W Xt + b 1ᵀ``: ``(K, N)`` from ``Xt: (D, N)``; cost ``O(N · nnz)``."""
+    def spmm(self, topo: Any, values: Any, Xt: Any, bias: Any = None, *, relu: bool = False) -> Any:
+        """``Yt = W Xt + b 1ᵀ``: ``(K, N)`` from ``Xt: (D, N)``; cost ``O(N · nnz)``.
+        ``relu`` returns ``max(Yt, 0)`` (a fused following ReLU)."""
 
     @abstractmethod
     def spmm_t(self, topo: Any, values: Any, dYt: Any) -> Any:
         """``dXt = Wᵀ dYt``: ``(D, N)`` from ``dYt: (K, N)``; cost ``O(N · nnz)``."""
 
     @abstractmethod
-    def sddmm(self, topo: Any, dYt: Any, Xt: Any) -> Any:
-        """``(dYt Xtᵀ)[i, j]`` at every stored ``(i, j)``: ``(nnz,)``; cost ``O(N · nnz)``."""
+    def sddmm(
+        self,
+        topo: Any,
+        dYt: Any,
+        Xt: Any,
+        *,
+        out: Any = None,
+        row_sums: Any = None,
+        mask: Any = None,
+    ) -> Any:
+        """``(dYt Xtᵀ)[i, j]`` at every stored ``(i, j)``: ``(nnz,)``; cost ``O(N · nnz)``.
+
+        Written into ``out`` when given. ``row_sums`` (``(K,)``) receives ``dYt 1`` (the bias
+        gradient) in the same pass; ``mask`` (shape of ``dYt``) first zeroes ``dYt`` **in
+        place** where ``mask <= 0`` (the derivative of a fused ReLU whose output is ``mask``).
+        """
 
     @abstractmethod
     def edit(

@@ -36,14 +36,25 @@ class NumpyOps(Ops):
     def to_csr(self, topo: CSRMatrix, values: Any) -> CSRMatrix:
         return topo.with_data(np.asarray(values, dtype=topo.dtype).copy())
 
-    def spmm(self, topo: CSRMatrix, values: Any, Xt: Any, bias: Any = None) -> np.ndarray:
-        return topo.matmul_fm(Xt, bias, data=values)
+    def spmm(
+        self, topo: CSRMatrix, values: Any, Xt: Any, bias: Any = None, *, relu: bool = False
+    ) -> np.ndarray:
+        return topo.matmul_fm(Xt, bias, data=values, relu=relu)
 
     def spmm_t(self, topo: CSRMatrix, values: Any, dYt: Any) -> np.ndarray:
         return topo.rmatmul_fm(dYt, data=values)
 
-    def sddmm(self, topo: CSRMatrix, dYt: Any, Xt: Any) -> np.ndarray:
-        return topo.sampled_fm(dYt, Xt)
+    def sddmm(
+        self,
+        topo: CSRMatrix,
+        dYt: Any,
+        Xt: Any,
+        *,
+        out: Any = None,
+        row_sums: Any = None,
+        mask: Any = None,
+    ) -> np.ndarray:
+        return topo.sampled_fm(dYt, Xt, out=out, row_sums=row_sums, mask=mask)
 
     def edit(
         self, topo: CSRMatrix, drop: Any = (), add_rows: Any = (), add_cols: Any = ()

@@ -98,19 +98,41 @@ class TorchOps(Ops):
     def to_csr(self, topo: TorchCSR, values: Any) -> CSRMatrix:
         return topo.to_csr(values)
 
-    def spmm(self, topo: TorchCSR, values: Any, Xt: Any, bias: Any = None) -> torch.Tensor:
+    def spmm(
+        self, topo: TorchCSR, values: Any, Xt: Any, bias: Any = None, *, relu: bool = False
+    ) -> torch.Tensor:
         W = csr_tensor(topo.crow, topo.col, values, topo.shape)
         Y = torch.sparse.mm(W, Xt)
         if bias is not None:
             Y += bias[:, None]
-        return Y
+        return torch.relu_(Y) if relu else Y
 
     def spmm_t(self, topo: TorchCSR, values: Any, dYt: Any) -> torch.Tensor:
         ccol, row, perm = topo.transposed
         WT = csr_tensor(ccol, row, values[perm], (topo.shape[1], topo.shape[0]))
         return torch.sparse.mm(WT, dYt)
 
-    def sddmm(self, topo: TorchCSR, dYt: Any, Xt: Any) -> torch.Tensor:
+    def sddmm(
+        self,
+        topo: TorchCSR,
+        dYt: Any,
+        Xt: Any,
+        *,
+        out: Any = None,
+        row_sums: Any = None,
+        mask: Any = None,
+    ) -> torch.Tensor:
+        if mask is not None:
+            dYt.mul_(mask > 0)
+        if row_sums is not None:
+            row_sums.copy_(dYt.sum(dim=1))
+        values = self._sddmm(topo, dYt, Xt)
+        if out is not None:
+            out.copy_(values)
+            return out
+        return values
+
+    def _sddmm(self, topo: TorchCSR, dYt: Any, Xt: Any) -> torch.Tensor:
         pattern = csr_tensor(
             topo.crow,
             topo.col,

@@ -97,6 +97,14 @@ def load_source(path: str | Path, *, config: str | Path | None = None) -> Source
         raise CheckpointError(
             f"{p} is neither a sprig checkpoint, a sprig weights file nor Nerva's W1, b1, … layout"
         )
+    if kind != "nerva":
+        from ..io import check_state_arrays
+
+        check_state_arrays(state, str(p))
+    if kind == "checkpoint":
+        from ..training.checkpoint import check_meta
+
+        check_meta(meta, p)  # counters and metadata must be valid too
     for key, value in state.items():
         a = np.asarray(value)
         if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
@@ -168,7 +176,10 @@ def model_of(src: Source, *, need_config: str | None = None) -> Any:
         load_nerva_weights(model, src.path)
         return model
     if src.config is not None:
-        return rebuild_model(src.config, src.state)
+        model = rebuild_model(src.config, src.state)
+        # the file's recorded architecture (layers, widths, activations) must be this one
+        model.check_architecture(src.meta.get("architecture"), str(src.path))
+        return model
     if need_config:
         raise ConfigError(
             f"{need_config} needs the run's configuration: {src.path} stores none and there is "
@@ -441,6 +452,31 @@ def _label(d: Path, dirs: list[Path]) -> str:
 # ------------------------------------------------------------------------------ export
 
 
+def _refuse_overwrite(out: Path, src: Source) -> None:
+    """``export`` replaces only an earlier Nerva export: never a file of the source's run
+    directory, and never an existing file that is not a Nerva ``W1, b1, …`` archive."""
+    from ..io import load_npz
+    from ..rundir import RUN_FILES
+
+    if src.run_dir is not None:
+        for name in RUN_FILES:
+            if out.resolve() == (src.run_dir / name).resolve():
+                raise ConfigError(
+                    f"--nerva {out} is the run's own {name}; choose a file outside the run's "
+                    f"files ({', '.join(RUN_FILES)})"
+                )
+    if out.is_file():
+        try:
+            arrays, meta = load_npz(out, what="existing output")
+        except CheckpointError:
+            arrays, meta = {}, None
+        if meta is not None or "W1" not in arrays:
+            raise ConfigError(
+                f"--nerva {out} exists and is not a Nerva weights file (W1, b1, …); "
+                "export replaces only an earlier export, choose another output file"
+            )
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from ..models.nerva_io import save_nerva_weights
 
@@ -452,6 +488,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--nerva {out} would overwrite the source or a directory; choose another output file"
         )
+    _refuse_overwrite(out, src)
     if out.suffix != ".npz":
         raise ConfigError(f"--nerva {out}: the output file must end in .npz")
     model = model_of(src)

@@ -112,6 +112,26 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return opts
 
 
+def _toml_options(path: Path) -> dict[str, Any]:
+    """The options a TOML file sets (keys with ``-`` read as ``_``), validated."""
+    import tomllib
+
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SprigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise SprigError(f"config file {path} is a directory") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SprigError(f"{path}: invalid TOML: {err}") from None
+    opts = {str(k).replace("-", "_"): v for k, v in data.items()}
+    unknown = sorted(set(opts) - set(FIELDS))
+    if unknown:
+        TrainConfig.from_dict({k: data[k] for k in data}, source=str(path))  # names them
+    return opts
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .train import run_train
 
@@ -140,7 +160,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     base: dict[str, Any] = {}
     if args.config is not None:
-        base = TrainConfig.from_toml(args.config).to_dict()
+        # the file's own keys only: what it leaves out gets the CLI's defaults, and flags
+        # override it (TrainConfig.from_toml would fill in the dataclass defaults)
+        base = _toml_options(args.config)
     opts = {**base, **_options(args)}
     user_keys = set(opts)
     for key, value in DEMO.items():
@@ -167,12 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sprig", description="Truly sparse neural networks.")
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub).set_defaults(func=cmd_train)
-    from . import inspect_cmds
+    from . import inspect_cmds, select_cmd
 
     inspect_cmds.add_parsers(sub)
     from . import scaling_cmd
 
     scaling_cmd.add_parser(sub)
+    select_cmd.add_parser(sub)
     return parser
 
 
@@ -193,8 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"sprig: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("sprig: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # training says where it stopped and how to resume
+        print(f"sprig: {e}" if str(e) else "sprig: interrupted", file=sys.stderr)
         return 130
 
 

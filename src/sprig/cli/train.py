@@ -27,14 +27,20 @@ from typing import Any
 
 import numpy as np
 
+from ..data.datasets import Dataset
+from ..data.normalization import Normalization
 from ..errors import ConfigError, DataError
 from ..io import atomic_write
 from ..models.mlp import MLP
+from ..rundir import check_outputs, hold_run_dir
+from ..runtime import cap_threads
+from ..sanity import check_labels, check_network
 from ..specs.config import TrainConfig
-from ..training.assemble import assemble, resolve_config, resolve_data
+from ..training.assemble import _steps_per_epoch, assemble, resolve_config, resolve_data
 from ..training.callbacks import BlockAtStep
 from ..training.checkpoint import restore_checkpoint
 from ..training.distributed import DataParallel, init_from_env
+from ..training.interrupt import InterruptCheckpoint, save_on_interrupt
 
 
 def default_run_dir(config: TrainConfig) -> Path:
@@ -61,8 +67,6 @@ def run_train(
         # the run's own normalization, not a re-fit (whose rules may have changed since)
         import json
 
-        from ..data.normalization import Normalization
-
         try:
             recorded = Normalization.from_dict(
                 json.loads((resume / "normalization.json").read_text())
@@ -70,25 +74,49 @@ def run_train(
         except (OSError, ValueError) as e:
             raise ConfigError(f"{resume / 'normalization.json'} is not readable ({e})") from None
     data, norm = resolve_data(config, recorded)
+    check_labels(data)
     if resume is None:
         config = resolve_config(
             config, data, sizes_given=sizes_given, density_given=density_given, normalization=norm
         )
         run_dir = Path(config.run_dir) if config.run_dir else default_run_dir(config)
-        if (run_dir / "checkpoint.npz").exists():
-            raise ConfigError(
-                f"run directory {run_dir} already holds a run; use --resume "
-                f"{run_dir} to continue it or choose another --run-dir"
-            )
         config = dataclasses.replace(config, run_dir=str(run_dir))
     else:
         run_dir = resume
     # data-parallel under torchrun (WORLD_SIZE > 1): every rank trains its slice of each
-    # batch; only rank 0 writes files and prints
+    # batch; only rank 0 holds the run directory, writes files and prints
     rank, size = init_from_env()
-    lead = rank == 0
+    config = cap_threads(config, auto=resume is None)
+    if rank != 0:
+        shard = (rank, size)
+        return _train(config, data, norm, run_dir, resume=resume, progress=False, shard=shard)
+    check_outputs(config, run_dir)
+    # one writer per run directory; a failed start removes the directory it created
+    with hold_run_dir(run_dir, fresh=resume is None):
+        return _train(
+            config,
+            data,
+            norm,
+            run_dir,
+            resume=resume,
+            progress=progress,
+            shard=(rank, size) if size > 1 else None,
+        )
+
+
+def _train(
+    config: TrainConfig,
+    data: Dataset,
+    norm: Normalization,
+    run_dir: Path,
+    *,
+    resume: Path | None,
+    progress: bool,
+    shard: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    lead = shard is None or shard[0] == 0
     # everything that can fail on bad input (weights to load, ...) happens before the run
-    # directory is created, so a failed start leaves nothing behind
+    # files are written, so a failed start leaves nothing behind
     run = assemble(
         config,
         data=data,
@@ -97,16 +125,27 @@ def run_train(
         resolve=False,
         progress=progress and lead,
         lines=lead,
-        trainer_options={"shard": (rank, size)} if size > 1 else None,
+        trainer_options={"shard": shard} if shard is not None else None,
     )
     trainer, model = run.trainer, run.model
-    if size > 1:
+    check_network(model)
+    if shard is not None:
         trainer.callbacks.insert(0, DataParallel())  # first: before the topology update
-        if not lead:  # the same run, read-only: rank 0 writes everything
-            if resume is not None:
-                restore_checkpoint(trainer.state, run_dir / "checkpoint.npz")
-            history = trainer.fit(data)
-            return history[-1] if history else {}
+    if resume is not None:  # checked (and restored) before anything is written
+        steps = None if config.preprocessed else _steps_per_epoch(config, len(data.y_train))
+        restore_checkpoint(trainer.state, run_dir / "checkpoint.npz", steps_per_epoch=steps)
+        if trainer.state.epoch >= trainer.state.epochs:
+            if lead:
+                print(
+                    f"run {run_dir} already finished its {trainer.state.epoch} epochs; nothing "
+                    f"to do (to train further: sprig train --resume {run_dir} --epochs N with "
+                    f"N > {trainer.state.epoch})",
+                    flush=True,
+                )
+            return trainer.state.history[-1] if trainer.state.history else {}
+    if not lead:  # the same run, read-only: rank 0 writes everything
+        history = trainer.fit(data)
+        return history[-1] if history else {}
     block = BlockAtStep.from_env()  # crash tests: stop at an exact step until killed
     if block is not None:
         trainer.callbacks.append(block)
@@ -126,7 +165,6 @@ def run_train(
             },
         )
     if resume is not None:
-        restore_checkpoint(trainer.state, run_dir / "checkpoint.npz")
         print(
             f"resuming {run_dir} at epoch {trainer.state.epoch + 1}, batch "
             f"{trainer.state.batch_in_epoch + 1} (step {trainer.state.step})",
@@ -139,7 +177,10 @@ def run_train(
         print(data, flush=True)
     atomic_write(run_dir / "normalization.json", lambda f: f.write(_json(norm.to_dict()).encode()))
     t0 = time.perf_counter()
-    history = trainer.fit(data)
+    stop = InterruptCheckpoint(run_dir / "checkpoint.npz", run_dir, config.to_dict())
+    trainer.callbacks.append(stop)
+    with save_on_interrupt(stop):
+        history = trainer.fit(data)
     seconds = time.perf_counter() - t0
     model.save_weights(run_dir / "weights.npz")
     if config.save_weights:

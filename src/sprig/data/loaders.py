@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..io import is_zip_file
+from ..io import is_zip_file, npz_problem
 from ..specs.registry import LOADERS
 from ..typing import IntArray
 from .datasets import Dataset, stratified_choice
@@ -46,7 +46,7 @@ DATA_ENV = "SPRIG_DATA"
 
 _NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 _NERVA_KEYS = ("Xtrain", "Ttrain", "Xtest", "Ttest")
-_CORRUPT = (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error, KeyError)
+_CORRUPT = (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error, KeyError, MemoryError)
 
 PathLike = str | os.PathLike[str]
 
@@ -62,6 +62,12 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         raise DataError(f"{path} is empty (0 bytes); expected an .npz archive")
     if not is_zip_file(path):
         raise DataError(f"{path} is not a readable .npz archive (not a zip file)")
+    try:
+        problem = npz_problem(path)
+    except _CORRUPT as e:
+        raise DataError(f"{path} is not a readable .npz archive (corrupt or truncated): {e}") from e
+    if problem:
+        raise DataError(f"{path} is not a readable .npz archive: {problem}")
     try:
         # Our own handle: np.load leaks the file it opened when the zip directory is bad.
         with open(path, "rb") as fh:

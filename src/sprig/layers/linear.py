@@ -221,7 +221,7 @@ class SparseLinear(_AffineBase):
             fi: Any = (
                 float(self.in_features)
                 if fan_in == "dense"
-                else np.diff(W.indptr)[W.row_of].astype(np.float64)
+                else np.repeat(np.diff(W.indptr).astype(np.float64), np.diff(W.indptr))
             )
             vals = (init or default_init)(W.nnz, fi, float(self.out_features), self.rng)
             W.data[:] = np.asarray(vals, dtype=self.dtype)
@@ -235,6 +235,10 @@ class SparseLinear(_AffineBase):
             f"SparseLinear({self.in_features}, {self.out_features}, nnz={self.nnz}, "
             f"density={self.weight.density:.4g}, bias={self.bias is not None}{extra})"
         )
+
+    #: The backend seam (:mod:`sprig.backend`) the three products go through; the NumPy/Numba
+    #: implementation (its topology object is the :class:`CSRMatrix` itself).
+    ops: Any = None
 
     @property
     def nnz(self) -> int:
@@ -261,23 +265,51 @@ class SparseLinear(_AffineBase):
         self.weight = weight
 
     def forward(
-        self, X: FloatArray, *, train: bool, input_grad: bool = True
+        self,
+        X: FloatArray,
+        *,
+        train: bool,
+        input_grad: bool = True,
+        activation: str | None = None,
     ) -> tuple[FloatArray, Backprop]:
-        """``Y = W X + b 1ᵀ`` in ``O(N · nnz)`` (module docstring)."""
+        """``Y = W X + b 1ᵀ`` in ``O(N · nnz)`` (module docstring).
+
+        ``activation="relu"`` fuses the following ReLU: ``Y = max(W X + b 1ᵀ, 0)`` comes out of
+        the product kernel (no extra pass, no pre-activation array kept), and ``backprop(dY)``
+        takes the gradient with respect to that ``Y``: it applies the ReLU derivative
+        ``dZ = dY ⊙ 1[Y > 0]`` **in place on dY** inside the weight-gradient kernel, then
+        ``dW``, ``db`` and ``dX`` use ``dZ``. A container pairs ``SparseLinear`` with the next
+        ``ActivationLayer(ReLU())`` this way and skips that layer (its ``dY`` then holds ``dZ``
+        after backprop, which is the gradient RigL's taps want for this weight).
+        """
         check_input(X, self.in_features, self.dtype, self)
+        if activation not in (None, "relu"):
+            raise ValueError(f"activation must be None or 'relu', got {activation!r}")
+        relu = activation == "relu"
         if not X.flags.c_contiguous:
             X = np.ascontiguousarray(X)
         W, gW, b, gb = self.weight, self.weight_grad, self.bias, self.bias_grad
+        ops = self.ops
         R = self._mask((W.nnz,)) if (train and self.drop_connect) else None
-        We = None if R is None else W.data * R
-        Y = W.matmul_fm(X, b, data=We)
+        We = W.data if R is None else W.data * R
+        Y = ops.spmm(W, We, X, b, relu=relu)
 
         def backprop(dY: FloatArray) -> FloatArray | None:
             if not dY.flags.c_contiguous:
                 dY = np.ascontiguousarray(dY)
-            W.sampled_fm(dY, X, out=gW, row_sums=gb)  # db = dY 1 in the same pass
+            # db = dY 1 (and the fused ReLU's derivative) in the same pass
+            ops.sddmm(W, dY, X, out=gW, row_sums=gb, mask=Y if relu else None)
             if R is not None:
                 np.multiply(gW, R, out=gW)
-            return W.rmatmul_fm(dY, data=We) if input_grad else None
+            return ops.spmm_t(W, We, dY) if input_grad else None
 
         return Y, backprop
+
+
+def _numpy_ops() -> Any:
+    from ..backend.numpy import NumpyOps
+
+    return NumpyOps()
+
+
+SparseLinear.ops = _numpy_ops()

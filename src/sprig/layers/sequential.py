@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .base import Backprop
-from .tree import Module, Taps, Value, _is_node
+from .tree import IndexedModule, Taps, Value, _is_node
 
 __all__ = ["Sequential", "Taps"]
 
 
-class Sequential(Module):
+class Sequential(IndexedModule):
     """A chain of layers or modules; children are named ``"0"``, ``"1"``, ...
 
     Parameters are named ``"<index>.<local name>"`` (``"0.weight"``, ``"0.bias"``...), and
@@ -19,27 +19,13 @@ class Sequential(Module):
     optimizer state, checkpoints and DST statistics (see :mod:`sprig.layers.tree`).
     """
 
+    children = "layers"
+
     def __init__(self, layers: Sequence[Any]) -> None:
         self.layers = list(layers)
         for i, layer in enumerate(self.layers):
             if not _is_node(layer):
                 raise TypeError(f"layer {i} ({type(layer).__name__}) does not implement Layer")
-
-    def __len__(self) -> int:
-        return len(self.layers)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.layers)
-
-    def __getitem__(self, i: int) -> Any:
-        return self.layers[i]
-
-    def __repr__(self) -> str:
-        inner = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
-        return f"Sequential(\n{inner}\n)"
-
-    def named_children(self) -> list[tuple[str, Any]]:
-        return [(str(i), layer) for i, layer in enumerate(self.layers)]
 
     def forward(
         self,

@@ -38,7 +38,7 @@ Examples:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -136,7 +136,33 @@ def _chain_features(children: Sequence[Any]) -> tuple[Any, Any]:
     return ins, outs
 
 
-class Parallel(Module):
+class IndexedModule(Module):
+    """A module whose children are one list, named ``"0"``, ``"1"``, ... (``children`` names
+    the attribute holding it); indexable and iterable like the list."""
+
+    children: ClassVar[str]
+
+    def _items(self) -> list[Any]:
+        return getattr(self, self.children)  # type: ignore[no-any-return]
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items())
+
+    def __getitem__(self, i: int) -> Any:
+        return self._items()[i]
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"  ({i}) {c!r}" for i, c in enumerate(self._items()))
+        return f"{type(self).__name__}(\n{inner}\n)"
+
+    def named_children(self) -> list[tuple[str, Any]]:
+        return [(str(i), c) for i, c in enumerate(self._items())]
+
+
+class Parallel(IndexedModule):
     """One input, several outputs: every branch sees the same ``X``; the output is the tuple
     of the branches' outputs and ``backprop`` takes a tuple of their gradients, returning
     the **sum** of the branches' input gradients (a shared trunk receives the gradient of
@@ -146,6 +172,8 @@ class Parallel(Module):
         branches: the branches (layers or modules), at least one.
     """
 
+    children = "branches"
+
     def __init__(self, branches: Sequence[Any]) -> None:
         self.branches = list(branches)
         if not self.branches:
@@ -153,22 +181,6 @@ class Parallel(Module):
         for i, b in enumerate(self.branches):
             if not _is_node(b):
                 raise TypeError(f"branch {i} ({type(b).__name__}) is not a layer or module")
-
-    def __len__(self) -> int:
-        return len(self.branches)
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.branches)
-
-    def __getitem__(self, i: int) -> Any:
-        return self.branches[i]
-
-    def __repr__(self) -> str:
-        inner = ",\n".join(f"  ({i}) {b!r}" for i, b in enumerate(self.branches))
-        return f"Parallel(\n{inner}\n)"
-
-    def named_children(self) -> list[tuple[str, Any]]:
-        return [(str(i), b) for i, b in enumerate(self.branches)]
 
     def io_features(self) -> tuple[Any, Any]:
         feats = [leaf_features(b) for b in self.branches]

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..typing import INDEX_DTYPE, INDPTR_DTYPE, FloatArray, IntArray, check_float_dtype
-from . import kernels
+from . import kernels, sampling
 from .remap import Remap
 
 #: Draws ``n`` values for new entries: ``(n, rng) -> values``.
@@ -78,10 +78,20 @@ class CSRMatrix:
             raise ValueError(f"indices {ix.shape} and data {d.shape} must be 1-D of equal length")
         if ip[0] != 0 or ip[-1] != nnz:
             raise ValueError(f"indptr must start at 0 and end at nnz={nnz}, got {ip[0]}..{ip[-1]}")
-        steps = np.diff(ip)
+        if nnz >= sampling.LARGE_NNZ:  # parallel O(nnz) check without temporaries
+            code = sampling.check_rows(ip, ix, cols)
+            if code:
+                raise ValueError(
+                    {
+                        1: "indptr must be non-decreasing",
+                        2: f"column indices must lie in [0, {cols})",
+                        3: "column indices must be sorted and unique within each row",
+                    }[code]
+                )
+        steps = np.diff(ip) if nnz < sampling.LARGE_NNZ else np.zeros(0, ip.dtype)
         if steps.size and steps.min() < 0:
             raise ValueError("indptr must be non-decreasing")
-        if nnz:
+        if 0 < nnz < sampling.LARGE_NNZ:
             if ix.min() < 0 or ix.max() >= cols:
                 raise ValueError(f"column indices must lie in [0, {cols})")
             # Within a row indices must strictly increase; a row start may go down.
@@ -142,14 +152,45 @@ class CSRMatrix:
         """Column index ``(col_ptr, row_idx, perm, col_blocks)``.
 
         ``perm[p]`` is the CSR position of the ``p``-th entry in column-major order, so
-        ``data[perm]`` is the CSC value array; rebuilt only when the topology changes.
+        ``data[perm]`` is the CSC value array; rows ascend within each column. Built by one
+        counting sort (``O(nnz)``), ``int32`` ``row_idx`` and ``perm`` (``int64`` from 2³¹
+        entries on): 8 bytes per entry. Rebuilt only when the topology changes.
         """
-        perm = np.argsort(self.indices, kind="stable").astype(np.int64)
         counts = np.bincount(self.indices, minlength=self.shape[1])
         col_ptr = np.zeros(self.shape[1] + 1, dtype=np.int64)
         np.cumsum(counts, out=col_ptr[1:])
-        row_idx = self.row_of[perm]
+        row_idx = np.empty(self.nnz, dtype=INDEX_DTYPE)
+        perm: IntArray = np.empty(self.nnz, dtype=INDEX_DTYPE if self.nnz < 2**31 else np.int64)
+        kernels.csc_fill(self.indptr, self.indices, col_ptr, row_idx, perm)
         return col_ptr, row_idx, perm, kernels.balanced_blocks(col_ptr)
+
+    @cached_property
+    def _panel_cache(self) -> dict[tuple[str, int], IntArray]:
+        return {}
+
+    def panels(self, n: int, *, transposed: bool = False) -> IntArray:
+        """``starts`` ``(n + 1, rows)`` of ``n`` equal column panels (``transposed``: ``(n + 1,
+        cols)`` of row panels over the column index), for the panelled kernels; cached per
+        topology. Memory ``8 (n + 1)`` bytes per row (column)."""
+        key = ("t" if transposed else "r", n)
+        got = self._panel_cache.get(key)
+        if got is None:
+            if transposed:
+                ptr, idx = self.csc[0], self.csc[1]
+                lines, other = self.shape[1], self.shape[0]
+            else:
+                ptr, idx = self.indptr, self.indices
+                lines, other = self.shape
+            if n == 1:
+                got = np.stack([ptr[:-1], ptr[1:]])
+            else:
+                bounds = np.linspace(0, other, n + 1).astype(np.int64)
+                got = np.empty((n + 1, lines), dtype=np.int64)
+                kernels.panel_starts(ptr, idx, bounds, got)
+            for old in [k for k in self._panel_cache if k[0] == key[0]]:
+                del self._panel_cache[old]  # keep one panel count per direction
+            self._panel_cache[key] = got
+        return got
 
     # ----------------------------------------------------------------- constructors
     @classmethod
@@ -167,7 +208,10 @@ class CSRMatrix:
 
         Give either ``nnz`` or ``density`` (converted with :func:`nnz_from_density`). Values
         come from ``values(nnz, rng)`` (default: zeros). Sampling costs ``O(nnz log nnz)``
-        time and memory, independent of the dense size.
+        time and memory, independent of the dense size; from
+        :data:`~sprig.matrices.sampling.LARGE_NNZ` entries on (at most half the positions) the
+        positions come from :func:`~sprig.matrices.sampling.random_pattern` (``O(nnz)``,
+        parallel: seconds for 20 M entries), a different but equally uniform draw.
         """
         rows, cols = _check_shape(shape)
         size = rows * cols
@@ -178,8 +222,12 @@ class CSRMatrix:
             nnz = nnz_from_density((rows, cols), density)
         if not 0 <= nnz <= size:
             raise ValueError(f"nnz must be in [0, {size}] for shape {shape}, got {nnz}")
-        keys = np.sort(rng.choice(size, size=nnz, replace=False)) if nnz < size else np.arange(size)
         dt = check_float_dtype(dtype)
+        if sampling.LARGE_NNZ <= nnz <= size // 2:
+            indptr, indices = sampling.random_pattern(rows, cols, nnz, rng)
+            vals = np.zeros(nnz, dt) if values is None else np.asarray(values(nnz, rng), dtype=dt)
+            return cls((rows, cols), indptr, indices, vals)
+        keys = np.sort(rng.choice(size, size=nnz, replace=False)) if nnz < size else np.arange(size)
         vals = np.zeros(nnz, dt) if values is None else np.asarray(values(nnz, rng), dtype=dt)
         return cls._from_sorted_keys((rows, cols), keys.astype(np.int64), vals)
 
@@ -372,24 +420,52 @@ class CSRMatrix:
         out: FloatArray | None = None,
         *,
         data: FloatArray | None = None,
+        relu: bool = False,
     ) -> FloatArray:
         """``Yt = W Xt + b 1ᵀ`` with ``Xt`` feature-major ``(cols, N)``; cost ``O(N · nnz)``.
 
         ``data`` substitutes other values on the same pattern (e.g. DropConnect's masked
-        weights) without building a new matrix.
+        weights) without building a new matrix. ``relu`` returns ``max(Yt, 0)`` instead (fused:
+        no extra pass). When ``Xt`` exceeds :data:`~sprig.matrices.kernels.PANEL_BYTES` the
+        product runs by column panels (:meth:`panels`).
         """
         kernels._check_fm("Xt", Xt, self.shape[1], self.dtype)
         vals = self._values(data)
-        return kernels.spmm(self.row_blocks, self.indptr, self.indices, vals, Xt, bias, out)
+        starts = self.panels(kernels.n_panels(self.shape[1], Xt.shape[1], Xt.itemsize))
+        return kernels.spmm(
+            self.row_blocks,
+            self.indptr,
+            self.indices,
+            vals,
+            Xt,
+            bias,
+            out,
+            starts=starts,
+            relu=relu,
+        )
 
     def rmatmul_fm(
         self, dYt: FloatArray, out: FloatArray | None = None, *, data: FloatArray | None = None
     ) -> FloatArray:
-        """``dXt = Wᵀ dYt`` with ``dYt`` feature-major ``(rows, N)``; cost ``O(N · nnz)``."""
+        """``dXt = Wᵀ dYt`` with ``dYt`` feature-major ``(rows, N)``; cost ``O(N · nnz)``.
+
+        By row panels of ``W`` when ``dYt`` exceeds :data:`~sprig.matrices.kernels.PANEL_BYTES`.
+        """
         kernels._check_fm("dYt", dYt, self.shape[0], self.dtype)
         col_ptr, row_idx, perm, blocks = self.csc
+        starts = self.panels(
+            kernels.n_panels(self.shape[0], dYt.shape[1], dYt.itemsize), transposed=True
+        )
         return kernels.spmm_transposed(
-            blocks, col_ptr, row_idx, perm, self._values(data), dYt, self.shape[1], out
+            blocks,
+            col_ptr,
+            row_idx,
+            perm,
+            self._values(data),
+            dYt,
+            self.shape[1],
+            out,
+            starts=starts,
         )
 
     def _values(self, data: FloatArray | None) -> FloatArray:
@@ -406,10 +482,13 @@ class CSRMatrix:
         out: FloatArray | None = None,
         *,
         row_sums: FloatArray | None = None,
+        mask: FloatArray | None = None,
     ) -> FloatArray:
         """Values of ``dYt Xtᵀ`` at the stored positions only (SDDMM); cost ``O(N · nnz)``.
 
-        ``row_sums`` (optional, ``(rows,)``) receives ``dYt 1`` in the same pass.
+        ``row_sums`` (optional, ``(rows,)``) receives ``dYt 1`` in the same pass. ``mask``
+        (optional, shape of ``dYt``): first ``dYt[mask <= 0] = 0`` **in place** — the
+        derivative of a ReLU fused into :meth:`matmul_fm`, whose output is the mask.
         """
         kernels._check_fm("dYt", dYt, self.shape[0], self.dtype)
         kernels._check_fm("Xt", Xt, self.shape[1], self.dtype)
@@ -417,8 +496,21 @@ class CSRMatrix:
             raise ValueError(f"batch sizes differ: dYt {dYt.shape} vs Xt {Xt.shape}")
         if row_sums is not None and row_sums.shape != (self.shape[0],):
             raise ValueError(f"row_sums must have shape ({self.shape[0]},)")
+        if mask is not None:
+            kernels._check_fm("mask", mask, self.shape[0], self.dtype)
+            if mask.shape != dYt.shape:
+                raise ValueError(f"mask {mask.shape} must have the shape of dYt {dYt.shape}")
+        starts = self.panels(kernels.n_panels(self.shape[1], Xt.shape[1], Xt.itemsize))
         return kernels.sddmm(
-            self.row_blocks, self.indptr, self.indices, dYt, Xt, out, row_sums=row_sums
+            self.row_blocks,
+            self.indptr,
+            self.indices,
+            dYt,
+            Xt,
+            out,
+            row_sums=row_sums,
+            starts=starts,
+            mask=mask,
         )
 
 

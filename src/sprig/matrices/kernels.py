@@ -15,6 +15,19 @@ With ``W`` of shape ``(K, D)`` stored in CSR (``indptr``, ``indices``, ``data``)
 
 Each costs ``O(N · nnz)`` time and allocates nothing of size ``K × D``.
 
+Wide layers: when the gathered operand (``Xt`` for the forward product and the weight
+gradient, ``dYt`` for backward-data) is larger than :data:`PANEL_BYTES`, the stored entries are
+processed by panels: ``P`` column panels of ``W`` (row panels for backward-data), one after the
+other, each over all rows. CSR rows are sorted, so the part of a row inside a panel is one
+contiguous range: a ``(P + 1, rows)`` table of range starts (:func:`panel_starts`, cached per
+topology by ``CSRMatrix.panels``) is the whole layout, the values stay in CSR order. The slice
+of the gathered operand a panel reads stays in cache while every row that needs it is
+processed; the output rows are revisited once per panel (streamed) instead.
+
+Fusions: the forward product can apply a ReLU to each output row while it is in cache
+(``relu=True``); the weight gradient can apply the ReLU derivative to ``dYt`` in place
+(``mask=Y``) in the pass that computes the bias gradient.
+
 Parallelism: rows (or columns) are split into blocks of roughly equal non-zero count
 (:func:`balanced_blocks`), and ``prange`` runs over blocks; products with fewer than
 :data:`SERIAL_WORK` multiply-adds run serially on the calling thread. The number of threads is
@@ -51,6 +64,16 @@ SERIAL_WORK = 1 << 17
 #: the size of the gathered dense operand above which they do (smaller ones stay in L2).
 PREFETCH_AHEAD = 8
 PREFETCH_BYTES = 1 << 19
+#: Largest gathered operand (bytes) a product reads in one pass. Above it the stored entries
+#: are processed by column panels (forward, weight gradient) or row panels (backward-data) so
+#: that the slice of the gathered operand a panel uses stays in the last-level cache while
+#: every row that needs it is processed; the output rows are then revisited once per panel
+#: (sequential traffic) instead of every stored weight fetching its row from DRAM. Measured on
+#: the shared 2-core Xeon (105 MiB L3, 1 thread, 250,000² layer, 10 M entries, batch 100):
+#: 5 panels of 20 MiB were 10-23 % *slower* than one pass for all three products, and 4 panels
+#: at 500,000² were no faster (docs/benchmarks.md, "scale"); so panels start only above 256 MiB
+#: until a quiet machine with a smaller cache shows a gain.
+PANEL_BYTES = 256 << 20
 
 
 def balanced_blocks(indptr: IntArray, n_blocks: int = N_BLOCKS) -> IntArray:
@@ -111,27 +134,30 @@ def _prefetch_row(A, r, n):  # pragma: no cover - jitted
 
 
 @nb.njit(**_JIT)
-def _spmm_rows(r0, r1, indptr, indices, data, Xt, bias, out):  # pragma: no cover - jitted
+def _spmm_rows(r0, r1, lo, hi, indices, data, Xt, bias, out, first, last, relu):  # pragma: no cover
+    # Row i uses the stored entries lo[i]:hi[i] (the whole row, or one column panel of it).
+    # ``first``: the pass writes the row (bias included); ``last``: ReLU applies after it.
     n = Xt.shape[1]
     nnz = indices.shape[0]
     pf = Xt.shape[0] * n * Xt.itemsize > PREFETCH_BYTES
     zero = out.dtype.type(0)
     has_bias = bias.shape[0] > 0
     for i in range(r0, r1):
-        b0 = bias[i] if has_bias else zero
-        k = indptr[i]
-        end = indptr[i + 1]
-        if k + 4 <= end:  # the first pass writes the row (bias included): no separate fill
-            w0, w1, w2, w3 = data[k], data[k + 1], data[k + 2], data[k + 3]
-            j0, j1, j2, j3 = indices[k], indices[k + 1], indices[k + 2], indices[k + 3]
-            for t in range(n):
-                out[i, t] = b0 + (
-                    (w0 * Xt[j0, t] + w1 * Xt[j1, t]) + (w2 * Xt[j2, t] + w3 * Xt[j3, t])
-                )
-            k += 4
-        else:
-            for t in range(n):
-                out[i, t] = b0
+        k = lo[i]
+        end = hi[i]
+        if first:
+            b0 = bias[i] if has_bias else zero
+            if k + 4 <= end:  # the first pass writes the row: no separate fill
+                w0, w1, w2, w3 = data[k], data[k + 1], data[k + 2], data[k + 3]
+                j0, j1, j2, j3 = indices[k], indices[k + 1], indices[k + 2], indices[k + 3]
+                for t in range(n):
+                    out[i, t] = b0 + (
+                        (w0 * Xt[j0, t] + w1 * Xt[j1, t]) + (w2 * Xt[j2, t] + w3 * Xt[j3, t])
+                    )
+                k += 4
+            else:
+                for t in range(n):
+                    out[i, t] = b0
         while k + 4 <= end:
             if pf and k + PREFETCH_AHEAD + 4 <= nnz:
                 for q in range(k + PREFETCH_AHEAD, k + PREFETCH_AHEAD + 4):
@@ -147,29 +173,34 @@ def _spmm_rows(r0, r1, indptr, indices, data, Xt, bias, out):  # pragma: no cove
             for t in range(n):
                 out[i, t] += w0 * Xt[j0, t]
             k += 1
+        if last and relu:  # fused ReLU while the row is in L1: max(z, 0)
+            for t in range(n):
+                if out[i, t] < zero:
+                    out[i, t] = zero
 
 
 @nb.njit(**_JIT)
-def _spmm_t_cols(c0, c1, col_ptr, row_idx, perm, data, dYt, out):  # pragma: no cover - jitted
+def _spmm_t_cols(c0, c1, lo, hi, row_idx, perm, data, dYt, out, first):  # pragma: no cover
     n = dYt.shape[1]
     nnz = row_idx.shape[0]
     pf = dYt.shape[0] * n * dYt.itemsize > PREFETCH_BYTES
     zero = out.dtype.type(0)
     for j in range(c0, c1):
-        p = col_ptr[j]
-        end = col_ptr[j + 1]
-        if p + 4 <= end:
-            w0, w1 = data[perm[p]], data[perm[p + 1]]
-            w2, w3 = data[perm[p + 2]], data[perm[p + 3]]
-            i0, i1, i2, i3 = row_idx[p], row_idx[p + 1], row_idx[p + 2], row_idx[p + 3]
-            for t in range(n):
-                out[j, t] = (w0 * dYt[i0, t] + w1 * dYt[i1, t]) + (
-                    w2 * dYt[i2, t] + w3 * dYt[i3, t]
-                )
-            p += 4
-        else:
-            for t in range(n):
-                out[j, t] = zero
+        p = lo[j]
+        end = hi[j]
+        if first:
+            if p + 4 <= end:
+                w0, w1 = data[perm[p]], data[perm[p + 1]]
+                w2, w3 = data[perm[p + 2]], data[perm[p + 3]]
+                i0, i1, i2, i3 = row_idx[p], row_idx[p + 1], row_idx[p + 2], row_idx[p + 3]
+                for t in range(n):
+                    out[j, t] = (w0 * dYt[i0, t] + w1 * dYt[i1, t]) + (
+                        w2 * dYt[i2, t] + w3 * dYt[i3, t]
+                    )
+                p += 4
+            else:
+                for t in range(n):
+                    out[j, t] = zero
         while p + 4 <= end:
             if pf and p + PREFETCH_AHEAD + 4 <= nnz:
                 for q in range(p + PREFETCH_AHEAD, p + PREFETCH_AHEAD + 4):
@@ -191,20 +222,27 @@ def _spmm_t_cols(c0, c1, col_ptr, row_idx, perm, data, dYt, out):  # pragma: no 
 
 
 @nb.njit(**_JIT)
-def _sddmm_rows(r0, r1, indptr, indices, dYt, Xt, out, row_sums):  # pragma: no cover
+def _sddmm_rows(r0, r1, lo, hi, indices, dYt, Xt, out, row_sums, mask, first):  # pragma: no cover
+    # ``first`` (the first pass over the rows): zero dYt where mask <= 0 (a fused ReLU's
+    # derivative, in place) and write the row sums, while dYt[i, :] is in cache.
     n = Xt.shape[1]
     nnz = indices.shape[0]
     pf = Xt.shape[0] * n * Xt.itemsize > PREFETCH_BYTES
     zero = out.dtype.type(0)
     sums = row_sums.shape[0] > 0
+    masked = mask.shape[0] > 0
     for i in range(r0, r1):
-        if sums:  # the bias gradient dY 1, while dYt[i, :] is in cache
+        if first and masked:
+            for t in range(n):
+                if not mask[i, t] > zero:
+                    dYt[i, t] = zero
+        if first and sums:  # the bias gradient dY 1
             s = zero
             for t in range(n):
                 s += dYt[i, t]
             row_sums[i] = s
-        k = indptr[i]
-        end = indptr[i + 1]
+        k = lo[i]
+        end = hi[i]
         while k + 4 <= end:  # four dot products share each load of dYt[i, t]
             if pf and k + PREFETCH_AHEAD + 4 <= nnz:
                 for q in range(k + PREFETCH_AHEAD, k + PREFETCH_AHEAD + 4):
@@ -234,22 +272,94 @@ def _sddmm_rows(r0, r1, indptr, indices, dYt, Xt, out, row_sums):  # pragma: no 
             k += 1
 
 
-@nb.njit(parallel=True, **_JIT)
-def _spmm(blocks, indptr, indices, data, Xt, bias, out):  # pragma: no cover - jitted
-    for blk in nb.prange(len(blocks) - 1):
-        _spmm_rows(blocks[blk], blocks[blk + 1], indptr, indices, data, Xt, bias, out)
+# Parallel drivers: ``starts`` is ``(P + 1, rows)``; panel ``p`` of row ``i`` is the entry range
+# ``starts[p, i]:starts[p + 1, i]`` (P = 1: whole rows). Panels run one after the other, the
+# row (column) blocks of a panel in parallel: every output element is computed by one thread,
+# in a fixed order (panel, then entry), whatever the scheduling.
 
 
 @nb.njit(parallel=True, **_JIT)
-def _spmm_t(blocks, col_ptr, row_idx, perm, data, dYt, out):  # pragma: no cover - jitted
-    for blk in nb.prange(len(blocks) - 1):
-        _spmm_t_cols(blocks[blk], blocks[blk + 1], col_ptr, row_idx, perm, data, dYt, out)
+def _spmm(blocks, starts, indices, data, Xt, bias, out, relu):  # pragma: no cover - jitted
+    n_panels = starts.shape[0] - 1
+    for p in range(n_panels):
+        lo = starts[p]
+        hi = starts[p + 1]
+        first = p == 0
+        last = p == n_panels - 1
+        for blk in nb.prange(len(blocks) - 1):
+            _spmm_rows(
+                blocks[blk],
+                blocks[blk + 1],
+                lo,
+                hi,
+                indices,
+                data,
+                Xt,
+                bias,
+                out,
+                first,
+                last,
+                relu,
+            )
 
 
 @nb.njit(parallel=True, **_JIT)
-def _sddmm(blocks, indptr, indices, dYt, Xt, out, row_sums):  # pragma: no cover - jitted
-    for blk in nb.prange(len(blocks) - 1):
-        _sddmm_rows(blocks[blk], blocks[blk + 1], indptr, indices, dYt, Xt, out, row_sums)
+def _spmm_t(blocks, starts, row_idx, perm, data, dYt, out):  # pragma: no cover - jitted
+    n_panels = starts.shape[0] - 1
+    for p in range(n_panels):
+        lo = starts[p]
+        hi = starts[p + 1]
+        first = p == 0
+        for blk in nb.prange(len(blocks) - 1):
+            _spmm_t_cols(blocks[blk], blocks[blk + 1], lo, hi, row_idx, perm, data, dYt, out, first)
+
+
+@nb.njit(parallel=True, **_JIT)
+def _sddmm(blocks, starts, indices, dYt, Xt, out, row_sums, mask):  # pragma: no cover - jitted
+    n_panels = starts.shape[0] - 1
+    for p in range(n_panels):
+        lo = starts[p]
+        hi = starts[p + 1]
+        first = p == 0
+        for blk in nb.prange(len(blocks) - 1):
+            _sddmm_rows(
+                blocks[blk], blocks[blk + 1], lo, hi, indices, dYt, Xt, out, row_sums, mask, first
+            )
+
+
+@nb.njit(parallel=True, **_JIT)
+def panel_starts(indptr, indices, bounds, out):  # pragma: no cover - jitted
+    """``out[p, i]`` = first position ``k`` of row ``i`` with ``indices[k] >= bounds[p]``
+    (rows are sorted, so each panel of a row is one contiguous range); ``O(nnz + P rows)``."""
+    n_bounds = bounds.shape[0]
+    for i in nb.prange(indptr.shape[0] - 1):
+        k = indptr[i]
+        e = indptr[i + 1]
+        for p in range(n_bounds):
+            b = bounds[p]
+            while k < e and indices[k] < b:
+                k += 1
+            out[p, i] = k
+
+
+@nb.njit(**_JIT)
+def csc_fill(indptr, indices, col_ptr, row_idx, perm):  # pragma: no cover - jitted
+    """Counting sort of the entries by column: ``row_idx``/``perm`` in column-major order,
+    rows ascending within each column (stable), ``O(nnz)``."""
+    fill = col_ptr[:-1].copy()
+    for i in range(indptr.shape[0] - 1):
+        for k in range(indptr[i], indptr[i + 1]):
+            q = fill[indices[k]]
+            row_idx[q] = i
+            perm[q] = k
+            fill[indices[k]] = q + 1
+
+
+def n_panels(gathered_rows: int, n: int, itemsize: int) -> int:
+    """Column panels for a product gathering rows of a ``(gathered_rows, n)`` operand: 1 while
+    it is at most :data:`PANEL_BYTES`, else enough panels of at most that size each."""
+    size = gathered_rows * n * itemsize
+    return 1 if size <= PANEL_BYTES else int(min(-(-size // PANEL_BYTES), max(gathered_rows, 1)))
 
 
 @nb.njit(parallel=True, **_JIT)
@@ -282,6 +392,21 @@ def _gather_transpose(X, rows, out):  # pragma: no cover - jitted
                 out[j, t] = X[r, j]
 
 
+#: Activation budget of one evaluation batch (bytes of the widest layer's output).
+EVAL_BYTES = 128 << 20
+
+
+def eval_rows(requested: int, widest: int, itemsize: int) -> int:
+    """Rows per evaluation batch: ``requested``, capped so that a ``(widest, rows)``
+    activation stays within :data:`EVAL_BYTES` (at least 1): bounded memory for very wide
+    layers (a 1,024-row batch of a 500,000-wide layer would be 2 GB per activation).
+
+    >>> eval_rows(1024, 1000, 4), eval_rows(1024, 500_000, 4)
+    (1024, 67)
+    """
+    return max(1, min(int(requested), EVAL_BYTES // max(1, widest * itemsize)))
+
+
 def _check_fm(name: str, A: FloatArray, rows: int, dtype: np.dtype) -> None:
     if A.ndim != 2 or A.shape[0] != rows:
         raise ValueError(f"{name} must have shape ({rows}, N), got {A.shape}")
@@ -289,6 +414,11 @@ def _check_fm(name: str, A: FloatArray, rows: int, dtype: np.dtype) -> None:
         raise ValueError(f"{name} has dtype {A.dtype}, the weights have {dtype}")
     if not A.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous (feature-major)")
+
+
+def _whole_rows(indptr: IntArray) -> IntArray:
+    """``starts`` of one panel: ``[indptr[:-1], indptr[1:]]`` as a ``(2, rows)`` array."""
+    return np.stack([indptr[:-1], indptr[1:]])
 
 
 def spmm(
@@ -299,16 +429,25 @@ def spmm(
     Xt: FloatArray,
     bias: FloatArray | None = None,
     out: FloatArray | None = None,
+    *,
+    starts: IntArray | None = None,
+    relu: bool = False,
 ) -> FloatArray:
-    """Forward product ``Yt = W Xt + b 1ᵀ`` for CSR ``W`` of shape ``(len(indptr)-1, D)``."""
+    """Forward product ``Yt = W Xt + b 1ᵀ`` for CSR ``W`` of shape ``(len(indptr)-1, D)``.
+
+    ``starts`` (``(P + 1, rows)``, from :func:`panel_starts`) runs the product by column
+    panels; ``relu`` returns ``max(Yt, 0)`` (applied to each row while it is in cache).
+    """
     K = len(indptr) - 1
     if out is None:
         out = np.empty((K, Xt.shape[1]), dtype=data.dtype)
     b = np.empty(0, dtype=data.dtype) if bias is None else bias
-    if len(indices) * Xt.shape[1] < SERIAL_WORK:
-        _spmm_rows(0, K, indptr, indices, data, Xt, b, out)
+    if starts is None:
+        starts = _whole_rows(indptr)
+    if len(indices) * Xt.shape[1] < SERIAL_WORK and starts.shape[0] == 2:
+        _spmm_rows(0, K, starts[0], starts[1], indices, data, Xt, b, out, True, True, relu)
     else:
-        _spmm(blocks, indptr, indices, data, Xt, b, out)
+        _spmm(blocks, starts, indices, data, Xt, b, out, relu)
     return out
 
 
@@ -321,14 +460,21 @@ def spmm_transposed(
     dYt: FloatArray,
     n_cols: int,
     out: FloatArray | None = None,
+    *,
+    starts: IntArray | None = None,
 ) -> FloatArray:
-    """Backward-data product ``dXt = Wᵀ dYt`` as a gather through W's column index."""
+    """Backward-data product ``dXt = Wᵀ dYt`` as a gather through W's column index.
+
+    ``starts`` (``(P + 1, cols)`` over the column index) runs it by row panels of ``W``.
+    """
     if out is None:
         out = np.empty((n_cols, dYt.shape[1]), dtype=data.dtype)
-    if len(row_idx) * dYt.shape[1] < SERIAL_WORK:
-        _spmm_t_cols(0, len(col_ptr) - 1, col_ptr, row_idx, perm, data, dYt, out)
+    if starts is None:
+        starts = _whole_rows(col_ptr)
+    if len(row_idx) * dYt.shape[1] < SERIAL_WORK and starts.shape[0] == 2:
+        _spmm_t_cols(0, n_cols, starts[0], starts[1], row_idx, perm, data, dYt, out, True)
     else:
-        _spmm_t(blocks, col_ptr, row_idx, perm, data, dYt, out)
+        _spmm_t(blocks, starts, row_idx, perm, data, dYt, out)
     return out
 
 
@@ -340,19 +486,28 @@ def sddmm(
     Xt: FloatArray,
     out: FloatArray | None = None,
     row_sums: FloatArray | None = None,
+    *,
+    starts: IntArray | None = None,
+    mask: FloatArray | None = None,
 ) -> FloatArray:
     """Sampled product ``dW[k] = dYt[i, :] · Xt[j, :]`` for each stored ``k = (i, j)``.
 
     If ``row_sums`` (shape ``(rows,)``) is given it also receives ``dYt 1`` (a layer's bias
-    gradient), computed while each row of ``dYt`` is in cache.
+    gradient), computed while each row of ``dYt`` is in cache. If ``mask`` (shape of ``dYt``)
+    is given, ``dYt`` is first set to 0 **in place** where ``mask <= 0`` (the derivative of
+    a ReLU fused into the forward product: ``mask`` is its output). ``starts`` as in
+    :func:`spmm`.
     """
     if out is None:
         out = np.empty(len(indices), dtype=dYt.dtype)
     sums = np.empty(0, dtype=dYt.dtype) if row_sums is None else row_sums
-    if len(indices) * Xt.shape[1] < SERIAL_WORK:
-        _sddmm_rows(0, len(indptr) - 1, indptr, indices, dYt, Xt, out, sums)
+    m = np.empty((0, 0), dtype=dYt.dtype) if mask is None else mask
+    if starts is None:
+        starts = _whole_rows(indptr)
+    if len(indices) * Xt.shape[1] < SERIAL_WORK and starts.shape[0] == 2:
+        _sddmm_rows(0, len(indptr) - 1, starts[0], starts[1], indices, dYt, Xt, out, sums, m, True)
     else:
-        _sddmm(blocks, indptr, indices, dYt, Xt, out, sums)
+        _sddmm(blocks, starts, indices, dYt, Xt, out, sums, m)
     return out
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, DataError
-from ..io import load_npz, save_npz
+from ..io import check_state_arrays, load_npz, save_npz
 from ..layers import tree
 from ..layers.activation import ActivationLayer
 from ..layers.base import Param
@@ -171,6 +171,8 @@ class Model:
         """Every output of the tree ``(N, out_k)`` in evaluation mode, in batches (a tuple
         for several outputs)."""
         X = np.ascontiguousarray(self._check_input(X), dtype=self.dtype)
+        widest = max(max(la.in_features, la.out_features) for la in self.affine_modules().values())
+        batch_size = kernels.eval_rows(batch_size, widest, X.itemsize)  # bounded memory
         outs = self.out_features if isinstance(self.out_features, tuple) else (self.out_features,)
         results = [np.empty((X.shape[0], k), dtype=self.dtype) for k in outs]
         for s in range(0, X.shape[0], batch_size):
@@ -357,6 +359,7 @@ class Model:
                 architecture and are checked by names and shapes only).
         """
         arrays, meta = load_npz(path, what="weights file")
+        check_state_arrays(arrays, str(path))
         if not isinstance(meta, dict) or meta.get("format") not in WEIGHTS_FORMATS:
             raise CheckpointError(f"{path} is not a sprig weights file (format {meta!r})")
         self.check_architecture(meta.get("architecture"), str(path))

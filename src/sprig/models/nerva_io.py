@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError
-from ..io import load_npz, save_npz
+from ..io import check_state_arrays, load_npz, save_npz
 from ..layers.linear import Linear, SparseLinear
 from ..matrices.csr import CSRMatrix
 from ..matrices.remap import Remap
@@ -79,6 +79,7 @@ def load_any_weights(model: MLP, path: str | os.PathLike[str]) -> None:
     """Load sprig weights or Nerva ``W1, b1, …`` weights, detected from the file."""
     arrays, meta = load_npz(path, what="weights file")
     if isinstance(meta, dict) and meta.get("format") in WEIGHTS_FORMATS:
+        check_state_arrays(arrays, str(path))
         model.load_state_dict(arrays)
     elif "W1" in arrays:
         load_nerva_weights(model, path)

@@ -68,10 +68,11 @@ class MetricsLogger(Callback):
 
     def on_train_begin(self, state: TrainState) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        from ..io import atomic_write
+
         rows = [r for r in state.history if r.get("epoch", 0) <= state.epoch]
-        with open(self.jsonl, "w") as f:
-            for r in rows:
-                f.write(json.dumps(r) + "\n")
+        text = "".join(json.dumps(r) + "\n" for r in rows)
+        atomic_write(self.jsonl, lambda f: f.write(text.encode()))  # never a torn file
         self._write_csv(rows)
 
     def on_epoch_end(self, state: TrainState, logs: dict[str, Any]) -> None:
@@ -85,10 +86,15 @@ class MetricsLogger(Callback):
         keys: list[str] = []
         for r in flat:
             keys += [k for k in r if k not in keys]
-        with open(self.csv, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
-            w.writeheader()
-            w.writerows(flat)
+        import io
+
+        from ..io import atomic_write
+
+        buf = io.StringIO(newline="")
+        w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(flat)
+        atomic_write(self.csv, lambda f: f.write(buf.getvalue().encode()))
 
 
 def csv_row(row: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError
-from ..io import load_npz, save_npz
+from ..io import check_state_arrays, load_npz, save_npz
 from ..optimizers.base import state_arrays, state_from_arrays
 from .callbacks import Callback
 from .state import TrainState, np_rng_state, set_np_rng_state
@@ -99,6 +99,19 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         CheckpointError: missing, empty, corrupt, or not a sprig checkpoint.
     """
     arrays, meta = load_npz(path, what="checkpoint")
+    check_meta(meta, path)
+    if meta["format"] == "sprig-checkpoint-1":
+        _upgrade_v1(arrays, meta)
+    check_state_arrays({k[6:]: v for k, v in arrays.items() if k.startswith("model/")}, str(path))
+    return arrays, meta
+
+
+def check_meta(meta: Any, path: Any) -> None:
+    """Check a checkpoint's metadata: format tag, types of every field, and counters.
+
+    Raises:
+        CheckpointError: not a sprig checkpoint, or missing, mistyped or crafted fields.
+    """
     if not isinstance(meta, dict) or meta.get("format") not in FORMATS:
         raise CheckpointError(f"{path} is not a sprig checkpoint")
     kinds = {
@@ -119,18 +132,56 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[
         bad.append("running")
     if bad:
         raise CheckpointError(f"checkpoint {path} has missing or invalid metadata: {bad}")
-    if meta["format"] == "sprig-checkpoint-1":
-        _upgrade_v1(arrays, meta)
-    return arrays, meta
+    check_counters(meta, path)
 
 
-def restore_checkpoint(state: TrainState, path: str | os.PathLike[str]) -> dict[str, Any]:
+def check_counters(meta: dict[str, Any], path: Any, *, steps_per_epoch: int | None = None) -> None:
+    """Refuse crafted or inconsistent counters: ``0 <= epoch <= epochs`` (at most 10**6),
+    ``batch_in_epoch >= 0``, one history row per finished epoch, and, when
+    ``steps_per_epoch`` is known, ``step == epoch * steps_per_epoch + batch_in_epoch``.
+
+    Raises:
+        CheckpointError: naming the bad counter and the range allowed.
+    """
+    epoch, epochs = meta["epoch"], meta["epochs"]
+    batch, step = meta["batch_in_epoch"], meta["step"]
+    if not 1 <= epochs <= 10**6:
+        raise CheckpointError(f"checkpoint {path}: epochs {epochs} is outside 1..1000000")
+    if not 0 <= epoch <= epochs:
+        raise CheckpointError(f"checkpoint {path}: epoch {epoch} is outside 0..{epochs}")
+    if batch < 0 or step < 0:
+        raise CheckpointError(
+            f"checkpoint {path}: batch_in_epoch {batch} and step {step} must be >= 0"
+        )
+    if len(meta["history"]) != epoch:
+        raise CheckpointError(
+            f"checkpoint {path}: epoch {epoch} but {len(meta['history'])} history rows; "
+            "they must agree"
+        )
+    if steps_per_epoch is not None:
+        if batch > steps_per_epoch:  # == after the last batch, before the epoch's end
+            raise CheckpointError(
+                f"checkpoint {path}: batch_in_epoch {batch} is outside 0..{steps_per_epoch}"
+            )
+        if step != epoch * steps_per_epoch + batch:
+            raise CheckpointError(
+                f"checkpoint {path}: step {step} does not match epoch {epoch} and batch "
+                f"{batch} at {steps_per_epoch} steps per epoch (expected "
+                f"{epoch * steps_per_epoch + batch})"
+            )
+
+
+def restore_checkpoint(
+    state: TrainState, path: str | os.PathLike[str], *, steps_per_epoch: int | None = None
+) -> dict[str, Any]:
     """Load a checkpoint into an already-built ``state`` (same architecture). Returns meta.
+    With ``steps_per_epoch`` the step counter is checked against epoch and batch.
 
     Raises:
         CheckpointError: if the checkpoint does not match the model or optimizers.
     """
     arrays, meta = read_checkpoint(path)
+    check_counters(meta, path, steps_per_epoch=steps_per_epoch)
     state.model.check_architecture(meta.get("architecture"), f"checkpoint {path}")
     model_state = {k[6:]: v for k, v in arrays.items() if k.startswith("model/")}
     state.model.load_state_dict(model_state)
@@ -184,7 +235,8 @@ def restore_checkpoint(state: TrainState, path: str | os.PathLike[str]) -> dict[
 
 
 class Checkpoint(Callback):
-    """Save ``run_dir/checkpoint.npz`` at every epoch end and every ``every_steps`` steps.
+    """Save ``run_dir/checkpoint.npz`` when training begins (if there is none yet), at every
+    epoch end and every ``every_steps`` steps.
 
     Keep it after the callbacks that change the model (the topology update), so a checkpoint
     sees the state after them.
@@ -200,6 +252,11 @@ class Checkpoint(Callback):
         if every_steps is not None and every_steps < 1:
             raise ValueError(f"every_steps must be >= 1, got {every_steps}")
         self.path, self.every_steps, self.config = Path(path), every_steps, config
+
+    def on_train_begin(self, state: TrainState) -> None:
+        # a checkpoint from the very start: a run killed at any moment can be resumed
+        if not self.path.exists():
+            save_checkpoint(self.path, state, self.config)
 
     def on_batch_end(self, state: TrainState, logs: dict[str, Any]) -> None:
         if self.every_steps and state.step % self.every_steps == 0:

@@ -28,7 +28,9 @@ Each epoch's row also counts the FLOPs of a forward pass per sample and of a tra
 ``val_loss`` (and ``val_accuracy``), which early stopping and keep-best should monitor.
 
 A non-finite loss stops training with a :class:`~sprig.errors.DivergenceError` naming the
-epoch and step (nothing is trained through it); weights are checked at each epoch end.
+epoch and step (nothing is trained through it); weights are checked at each epoch end. An
+exploding but finite loss or weight stops it the same way (``Trainer.guard``, a
+:class:`~sprig.training.guards.DivergenceGuard`; set it to ``None`` to turn it off).
 Evaluation runs in eval mode (no dropout, batch-norm running statistics).
 """
 
@@ -46,9 +48,11 @@ from ..data.datasets import Dataset
 from ..errors import ConfigError, DivergenceError
 from ..losses.base import Loss
 from ..losses.heads import HeadsLoss
+from ..matrices.kernels import eval_rows
 from ..models.model import Model
 from ..typing import FloatArray
 from .callbacks import Callback, finite_or_raise
+from .guards import DivergenceGuard
 from .state import OptimizerMap, TrainState, init_optimizers
 
 Schedule = Callable[[int], float]
@@ -98,6 +102,8 @@ def evaluate(
     y = np.asarray(y)
     total = correct = 0.0
     X = np.ascontiguousarray(X, dtype=model.dtype)
+    widest = max(max(la.in_features, la.out_features) for la in model.affine_modules().values())
+    batch_size = eval_rows(batch_size, widest, X.itemsize)  # bounded memory for wide layers
     for s in range(0, len(X), batch_size):
         idx = np.arange(s, min(s + batch_size, len(X)))
         Xt = gather_transpose(X, idx)
@@ -222,6 +228,7 @@ class Trainer:
         self.density_lr_power = float(density_lr_power)
         self.evaluate = evaluate
         self.epoch_batches = epoch_batches
+        self.guard: DivergenceGuard | None = DivergenceGuard()  # None turns it off
         rules, states = init_optimizers(model, optimizer)
         self.state = TrainState(model=model, optimizers=rules, opt_states=states, epochs=epochs)
 
@@ -392,6 +399,7 @@ class Trainer:
         if st.batch_in_epoch == 0:
             st.loss_sum, st.correct, st.seen = 0.0, 0, 0
             st.timers = dict.fromkeys(PHASES, 0.0)
+        st.timers = st.timers or dict.fromkeys(PHASES, 0.0)  # resumed inside an epoch
         for cb in self.callbacks:
             cb.on_epoch_begin(st)
         classify = self.task == "classification"
@@ -447,6 +455,8 @@ class Trainer:
             if classify and Y is not None:
                 st.correct += int(np.sum(np.argmax(model.combine(Y), axis=0) == batch.y))
             st.seen += n
+            if self.guard is not None and (why := self.guard.check(value, params)):
+                raise self._diverged(why)  # finite but exploding (sprig.training.guards)
             st.step += 1
             st.batch_in_epoch += 1
             logs: dict[str, Any] = {
