@@ -98,7 +98,7 @@ def test_sprig_lora_layer_gradients_by_finite_differences(sparse) -> None:
     np.testing.assert_allclose(layer.merged().forward(X, train=False)[0], want, rtol=1e-12)
 
 
-def test_sprig_lora_trains_only_the_adapters() -> None:
+def test_sprig_lora_freezes_the_pruned_base_and_trains_the_adapters() -> None:
     from sprig.seft.pruning import prune_model
     from sprig.specs.config import TrainConfig
     from sprig.training.assemble import assemble
