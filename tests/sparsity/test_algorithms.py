@@ -60,11 +60,12 @@ ALGS = {
     "gmp": lambda: A.gmp(0.1, start=0, end=10, delta_t=1, initial_density=0.5),
     "gmp_layer": lambda: A.gmp(0.1, start=0, end=10, delta_t=1, initial_density=0.5, scope="layer"),
     "static": A.static,
+    "seft": lambda: A.seft(1000, delta_t=1),
 }
 
 
 def _expected_nnz(name, alg, layers, t):
-    if name in ("set", "magran", "rigl", "rigl_sampled", "static"):
+    if name in ("set", "magran", "rigl", "rigl_sampled", "static", "seft"):
         return {n: W.nnz for n, (W, _) in layers.items()}
     if name == "mest":
         return {n: int(np.floor(0.9 * alg.record.initial_nnz[n] + 0.5)) for n in layers}
@@ -105,7 +106,7 @@ def test_update_properties(name, seed, density, t) -> None:
         assert np.array_equal(st_.m[kept], remap.source[kept] + 1.0)
         assert np.all(st_.m[remap.inserted] == 0) and st_.t == 7
         assert 0.0 <= e.stats.unseen_grown <= 1.0
-        if name in ("set", "mest"):  # just-pruned positions excluded from regrowth
+        if name in ("set", "mest", "seft"):  # just-pruned positions excluded from regrowth
             new_keys = W2.keys[remap.inserted]
             assert not np.isin(new_keys, W.keys).any()
     if name == "snfs":
@@ -186,6 +187,7 @@ def test_registry() -> None:
         "mest",
         "granet",
         "gmp",
+        "seft",
     }
     assert {
         "magnitude",

@@ -92,7 +92,7 @@ CANONICAL = {
     },
     "prune": {"magnitude", "set", "threshold", "random", "sensitivity", "mest", "soft_magnitude"},
     "grow": {"random", "gradient", "sampled_gradient", "momentum"},
-    "dst": {"static", "set", "magran", "rigl", "snfs", "mest", "granet", "gmp"},
+    "dst": {"static", "set", "magran", "rigl", "snfs", "mest", "granet", "gmp", "seft"},
 }
 
 

@@ -18,6 +18,7 @@ from .algorithms import granet as granet
 from .algorithms import magran as magran
 from .algorithms import mest as mest
 from .algorithms import rigl as rigl
+from .algorithms import seft as seft
 from .algorithms import set_ as set_
 from .algorithms import snfs as snfs
 from .algorithms import static as static

@@ -93,6 +93,7 @@ __all__ = [
     "magran",
     "mest",
     "rigl",
+    "seft",
     "set_",
     "snfs",
     "static",
@@ -930,6 +931,71 @@ def granet(
         update=UpdateSchedule(every=delta_t, stop=total_steps),
         target=gmp_density(1.0 - initial_density, 1.0 - final_density, start, n, delta_t),
         scope="global",
+    )
+
+
+def _seft_spec(
+    fraction: float = 0.1,
+    every: int = 100,
+    end: float = 0.75,
+    decay: str = "cosine",
+    *,
+    epochs: int,
+    steps_per_epoch: int,
+) -> DSTAlgorithm:
+    total = epochs * steps_per_epoch
+    return seft(total, fraction=fraction, delta_t=every, end_fraction=end, decay=decay)
+
+
+@DST.register(
+    "seft",
+    _FRACTION,
+    _EVERY,
+    _END,
+    _DECAY,
+    build=_seft_spec,
+    doc="SEFT: gradient grow, sensitivity |w g| prune back (Xiao 2025)",
+)
+def seft(
+    total_steps: int,
+    *,
+    fraction: float = 0.1,
+    delta_t: int = 100,
+    end_fraction: float = 0.75,
+    decay: str = "cosine",
+) -> DSTAlgorithm:
+    r"""SEFT, Sparsity Evolution Fine-Tuning (Xiao et al. 2025, arXiv 2505.24037).
+
+    Repairs a post-training-pruned model (:mod:`sprig.seft`) at a fixed sparsity. Every
+    ``delta_t`` optimizer steps until ``end_fraction · total_steps``: regrow the
+    ``k = round(α_t · nnz)`` non-stored positions of largest ``|∇w|`` (RigL's streamed
+    :func:`~sprig.sparsity.grow.gradient_grow`, new weights 0) and prune back ``k`` stored
+    weights of smallest sensitivity ``|w · ∂L/∂w|``
+    (:func:`~sprig.sparsity.prune.sensitivity`), so every layer's nnz is exactly what it was
+    and no stored position is ever "regrown". ``α_t`` decays from ``fraction`` (``decay``:
+    cosine, linear or constant, as RigL's).
+
+    The paper's code is not available (reference/dst.md §5.2): the two criteria are the
+    abstract's ("weight drop-and-grow", "sensitivity-driven pruning"); the exact sensitivity
+    formula, the schedule and these defaults (α = 0.1, ΔT = 100, T_end = 75 %) are ours. The
+    grown weights are not candidates for the prune-back of the same update (their sensitivity
+    is 0, they would be removed at once): prune and grow are chosen from the topology before
+    the update (``exclude_dropped``).
+
+    >>> alg = seft(1000)
+    >>> sorted(alg.needs), alg.exclude_dropped
+    (['gradient', 'gradient_sample'], True)
+    """
+    if decay not in ("cosine", "linear", "constant"):
+        raise ConfigError(f"seft decay must be cosine, linear or constant, got {decay!r}")
+    t_end = max(1, int(end_fraction * total_steps))
+    return DSTAlgorithm(
+        "seft",
+        P.sensitivity,
+        G.gradient_grow,
+        fraction=_decayed(decay, fraction, t_end),
+        update=UpdateSchedule(every=delta_t, stop=t_end),
+        exclude_dropped=True,
     )
 
 

@@ -330,6 +330,10 @@ FIELDS: dict[str, _Field] = {
         lambda v, w: None if v is None else _choice("random", "snip", "grasp", "synflow")(v, w),
         "choose the initial sparse topology by pruning a dense init: random|snip|grasp|synflow",
     ),
+    "post_pruning": _Field(
+        lambda v, w: None if v is None else _choice("magnitude", "wanda")(v, w),
+        "prune the loaded trained dense weights to the densities: magnitude|wanda (SEFT)",
+    ),
     # model trees: a shared trunk with several heads (NeuroTrails)
     "heads": _Field(
         _scalar(_POS_INT),
@@ -420,6 +424,7 @@ class TrainConfig:
     grow: GrowSpec | None = None
     grow_weights: InitSpec = InitSpec("xavier")  # noqa: RUF009 (frozen, hashable)
     init_pruning: str | None = None
+    post_pruning: str | None = None
     # model trees
     heads: int = 1
     head_blocks: int = 1

@@ -251,12 +251,14 @@ def _build_model(config: TrainConfig, data: Dataset, seed: int) -> tuple[Model, 
         final_density = float(np.sum(np.array(densities) * _sizes(config)) / np.sum(_sizes(config)))
         start_density = config.dst.get("initial_density") or 1.0
         densities = [min(start_density, 0.999999)] * len(densities)
-    if config.init_pruning is not None:  # score a dense initialisation, then prune it
-        densities = [1.0] * len(densities)
+    if config.init_pruning is not None or config.post_pruning is not None:
+        densities = [1.0] * len(densities)  # score dense weights, then prune them
     copies = _copies(config, densities, seed, full_sparse=dense_to_sparse)
     if config.heads > 1:
-        if config.init_pruning is not None or config.load_weights:
-            raise ConfigError("heads > 1 cannot be combined with init_pruning or load_weights")
+        if config.init_pruning is not None or config.load_weights or config.post_pruning:
+            raise ConfigError(
+                "heads > 1 cannot be combined with init_pruning, post_pruning or load_weights"
+            )
         tree, paths = _trunk_heads(config, copies)
         return tree, final_density, paths
     layers, owners = copies[0]
@@ -267,6 +269,10 @@ def _build_model(config: TrainConfig, data: Dataset, seed: int) -> tuple[Model, 
         from ..models.nerva_io import load_any_weights
 
         load_any_weights(model, config.load_weights)
+    if config.post_pruning is not None:
+        from ..seft.pruning import prune_config_model
+
+        prune_config_model(model, config, data, seed)
     return model, final_density, owners
 
 
