@@ -100,6 +100,47 @@ def test_edit_keeps_invariants_and_carries_per_entry_arrays(W, seed, data):
     del dense_mask
 
 
+def _edit_by_keys(W, drop, rows, cols, vals):
+    """The flat-key edit that ``merge_rows`` replaced (sort, searchsorted, scatter)."""
+    keep = np.ones(W.nnz, bool)
+    keep[drop] = False
+    kept_pos = np.flatnonzero(keep)
+    kept_keys = W.keys[kept_pos]
+    add_keys = np.asarray(rows, np.int64) * W.shape[1] + np.asarray(cols, np.int64)
+    order = np.argsort(add_keys, kind="stable")
+    add_keys, vals = add_keys[order], np.asarray(vals, W.dtype)[order]
+    add_new = np.searchsorted(kept_keys, add_keys) + np.arange(add_keys.size)
+    kept_new = np.arange(kept_keys.size) + np.searchsorted(add_keys, kept_keys)
+    n = kept_keys.size + add_keys.size
+    keys, data, source = np.empty(n, np.int64), np.empty(n, W.dtype), np.full(n, -1, np.int64)
+    keys[kept_new], keys[add_new] = kept_keys, add_keys
+    data[kept_new], data[add_new] = W.data[kept_pos], vals
+    source[kept_new] = kept_pos
+    return keys, data, source
+
+
+@given(
+    csr_matrices(max_dim=24), st.integers(0, 2**32 - 1), st.sampled_from([np.float32, np.float64])
+)
+def test_edit_equals_the_flat_key_reference(W, seed, dtype):
+    W = W.astype(dtype)
+    rng = np.random.default_rng(seed)
+    drop = rng.choice(W.nnz, rng.integers(0, W.nnz + 1), replace=False)
+    keep = np.ones(W.nnz, bool)
+    keep[drop] = False
+    occupied = np.zeros(W.shape[0] * W.shape[1], bool)
+    occupied[W.keys[keep]] = True
+    free = np.flatnonzero(~occupied)
+    add = rng.choice(free, rng.integers(0, free.size + 1), replace=False)  # unsorted
+    vals = rng.standard_normal(add.size)
+    rows, cols = add // W.shape[1], add % W.shape[1]
+    W2, remap = W.edit(drop, rows, cols, vals)
+    keys, data, source = _edit_by_keys(W, drop, rows, cols, vals)
+    assert np.array_equal(W2.keys, keys)
+    assert W2.data.dtype == dtype and np.array_equal(W2.data, data)
+    assert remap.source.dtype == np.int64 and np.array_equal(remap.source, source)
+
+
 def test_edit_rejects_bad_requests():
     W = CSRMatrix.from_dense(np.array([[1.0, 0, 2], [0, 3, 0]]))
     with pytest.raises(ValueError, match="already stored"):

@@ -190,7 +190,7 @@ class TopologyRecord:
         """Register a layer at its first update (its current topology counts as seen)."""
         if name not in self.ever_active:
             self.initial_nnz[name] = W.nnz
-            self.ever_active[name] = W.keys.copy()
+            self.ever_active[name] = W.keys  # read-only, shared with W: no copy
 
     def record(self, name: str, W: CSRMatrix, edit: Edit, step: int) -> UpdateStats:
         """Update the ever-active set with ``edit``'s inserted positions; return the stats."""

@@ -134,19 +134,25 @@ class TopologyUpdate(Callback):
             )
             layers[name] = (layer.weight, info)
         edits = self.algorithm.propose_all(layers, t, state.rngs["dst"])
+        names = list(layers)
+        size = sum(W.shape[0] * W.shape[1] for W, _ in layers.values())
         rows = []
-        for name, edit in edits.items():
-            W = layers[name][0]
+        for name in list(edits):
+            # release each old weight (and its cached keys) and its edit once applied, so
+            # that the next layer's edit does not stack on them (peak memory of wide nets)
+            edit = edits.pop(name)
+            W = layers.pop(name)[0]
             W2, remap = A.apply_edit(W, edit)
+            del W
             assert edit.stats is not None
             A.check_nnz(W2, edit.stats.nnz, name)
             state.apply_edit(name, W2, remap)
             rows.append({"layer": name.rpartition(".")[0], **edit.stats.__dict__})
+            del edit, W2, remap
         dst = state.extra["dst"]
         dst["updates"] += 1
         ever = self.algorithm.record.ever_active
-        size = sum(W.shape[0] * W.shape[1] for W, _ in layers.values())
-        seen = sum(ever[name].size for name in layers if name in ever)
+        seen = sum(ever[name].size for name in names if name in ever)
         dst["last_epoch"].append(
             {
                 "t": t,
