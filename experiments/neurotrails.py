@@ -64,6 +64,7 @@ def part_sprig(a: argparse.Namespace) -> None:
     sizes = [784] + [a.width] * a.blocks_n + [10]
     spec = ";".join(["ReLU"] * a.blocks_n + ["Linear"])
     recipe = Recipe(epochs=a.epochs, batch_size=a.batch, lr=a.lr, every=a.every)
+    init = None if a.init == "default" else a.init
     out = Path(a.out) / "sprig.jsonl"
     done = _done(out)
     for seed in a.seeds:
@@ -73,7 +74,7 @@ def part_sprig(a: argparse.Namespace) -> None:
                 continue
             r = run(
                 data, spec, sizes, method=method, heads=a.heads, head_blocks=max(k, 1),
-                density=a.density, recipe=recipe, seed=seed, combine=a.combine,
+                density=a.density, recipe=recipe, seed=seed, combine=a.combine, init=init,
             )  # fmt: skip
             r.update(key=key, k=k, head_nll=[float(x) for x in r["head_nll"]])
             _write(out, r)
@@ -225,6 +226,11 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--every", type=int, default=100)
     p.add_argument("--combine", choices=("mean", "sum"), default=None)
+    p.add_argument(
+        "--init",
+        default="default",
+        help="initializer of the MLP's linear layers (e.g. He; default: the layers' Xavier)",
+    )
     # torch small CNN on the CIFAR-10 subset
     p.add_argument("--torch-blocks", type=int, default=3)
     p.add_argument("--torch-width", type=int, default=256)
