@@ -64,6 +64,7 @@ def part_sprig(a: argparse.Namespace) -> None:
     sizes = [784] + [a.width] * a.blocks_n + [10]
     spec = ";".join(["ReLU"] * a.blocks_n + ["Linear"])
     recipe = Recipe(epochs=a.epochs, batch_size=a.batch, lr=a.lr, every=a.every)
+    init = None if a.init == "default" else a.init
     out = Path(a.out) / "sprig.jsonl"
     done = _done(out)
     for seed in a.seeds:
@@ -73,7 +74,7 @@ def part_sprig(a: argparse.Namespace) -> None:
                 continue
             r = run(
                 data, spec, sizes, method=method, heads=a.heads, head_blocks=max(k, 1),
-                density=a.density, recipe=recipe, seed=seed, combine=a.combine,
+                density=a.density, recipe=recipe, seed=seed, combine=a.combine, init=init,
             )  # fmt: skip
             r.update(key=key, k=k, head_nll=[float(x) for x in r["head_nll"]])
             _write(out, r)
@@ -190,13 +191,16 @@ def report(a: argparse.Namespace) -> None:
             groups.setdefault((r["method"], r["k"]), []).append(r)
         print(f"\n### {title}\n")
         print("| method | k | seeds | accuracy % | NLL | ECE % | disagreement % | "
-              "parameters | FLOPs/prediction | train s |")  # fmt: skip
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              "head accuracy % | parameters | FLOPs/prediction | train s |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for (method, k), rs in groups.items():
+            # each run's mean single-head accuracy (the ensemble's gain is the difference)
+            head_acc = [statistics.mean(r.get("head_accuracy") or [r["accuracy"]]) for r in rs]
             print(
                 f"| {method} | {k or '-'} | {len(rs)} | {_ms([r['accuracy'] for r in rs], 100)} | "
                 f"{_ms([r['nll'] for r in rs], 1, 3)} | {_ms([r['ece'] for r in rs], 100)} | "
-                f"{_ms([r['disagreement'] for r in rs], 100)} | {rs[0]['parameters']} | "
+                f"{_ms([r['disagreement'] for r in rs], 100)} | {_ms(head_acc, 100)} | "
+                f"{rs[0]['parameters']} | "
                 f"{rs[0]['flops']} | {_ms([r['seconds'] for r in rs], 1, 0)} |"
             )
 
@@ -225,6 +229,11 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--every", type=int, default=100)
     p.add_argument("--combine", choices=("mean", "sum"), default=None)
+    p.add_argument(
+        "--init",
+        default="default",
+        help="initializer of the MLP's linear layers (e.g. He; default: the layers' Xavier)",
+    )
     # torch small CNN on the CIFAR-10 subset
     p.add_argument("--torch-blocks", type=int, default=3)
     p.add_argument("--torch-width", type=int, default=256)

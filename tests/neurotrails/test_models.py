@@ -97,3 +97,13 @@ def test_dst_defaults_and_soft_magnitude():
     assert [t for t in range(1, 1001) if alg.due(t)][:3] == [100, 200, 300]
     soft = neurotrails_dst(1000, prune="soft_magnitude", temperature=3.0)
     assert soft.prune is not alg.prune and soft.grow is alg.grow
+
+
+def test_init_spec_reaches_every_copy():
+    m = build(SPEC, SIZES, heads=3, head_blocks=2, density=0.5, init="Uniform(-0.001, 0.001)")
+    for name, p in m.params().items():
+        if name.endswith("weight"):
+            v = np.asarray(p.value)
+            assert np.abs(v).max() <= 0.001 and np.abs(v).max() > 0, name
+    with pytest.raises(ConfigError, match="bad init 'Nope'"):
+        build(SPEC, SIZES, init="Nope")

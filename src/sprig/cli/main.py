@@ -196,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     scaling_cmd.add_parser(sub)
     select_cmd.add_parser(sub)
+    from . import neurotrails_cmd
+
+    neurotrails_cmd.add_parser(sub)
     return parser
 
 

@@ -40,12 +40,12 @@ from typing import Any
 import numpy as np
 
 from ..data.datasets import Dataset
-from ..errors import ConfigError
+from ..errors import ConfigError, SprigError
 from ..losses import HeadsLoss, SoftmaxCrossEntropy
 from ..models.model import Model
 from ..models.multihead import blocks, from_backbones
 from ..sparsity import density as density_mod
-from ..specs.types import LayerSpec, parse_layers
+from ..specs.types import LayerSpec, parse_inits, parse_layers
 from ..training.build import build_layers
 from .algorithm import neurotrails_dst
 from .metrics import ECE_BINS, evaluate_heads
@@ -118,12 +118,15 @@ def build(
     distribution: str = "erk",
     seed: int = 0,
     dtype: Any = np.float32,
+    init: str | None = None,
 ) -> Model:
     """The model of ``method`` (module table) for the backbone ``layers``/``sizes``.
 
     Copy ``m`` is built from ``np.random.default_rng([seed, m])``, so the copies (and the
     heads) are independently initialised, and a baseline with the same ``seed`` shares copy 0
-    with NeuroTrails.
+    with NeuroTrails. ``init`` is a Nerva initializer spec for the linear layers (``"He"``,
+    ``"Xavier"``, one per layer separated by ``;``...; default: the layers' own, Nerva's
+    Xavier ``U(±1/√fan_in)``, which shrinks the signal of deep ReLU backbones).
 
     Examples:
         >>> m = build("ReLU;ReLU;Linear", [64, 32, 32, 10], heads=3, head_blocks=2, density=0.5)
@@ -152,15 +155,27 @@ def build(
         )
     ds = tree_densities(shapes, p["copies"], p["head_blocks"], p["density"], distribution)
     linear = [s.is_linear for s in specs]
+    inits = _inits(init)
     copies = []
     for m in range(p["copies"]):
         owners: list[int] = []
         built = build_layers(
             specs, list(sizes), ds, rng=np.random.default_rng([seed, m]), dtype=dtype,
-            owners=owners,
+            owners=owners, inits=inits,
         )  # fmt: skip
         copies.append(blocks(built, owners, linear))
     return from_backbones(copies, p["head_blocks"])
+
+
+def _inits(init: str | None) -> tuple[Any, ...]:
+    if init is None:
+        return (None,)
+    if not isinstance(init, str):
+        raise ConfigError(f"init must be an initializer spec such as 'He', got {init!r}")
+    try:
+        return parse_inits(init)
+    except (SprigError, ValueError) as e:
+        raise ConfigError(f"bad init {init!r}: {str(e).splitlines()[0]}") from None
 
 
 def count(model: Model) -> dict[str, int]:
@@ -204,12 +219,14 @@ def run(
     seed: int = 0,
     bins: int = ECE_BINS,
     combine: str | None = None,
+    init: str | None = None,
 ) -> dict[str, Any]:
     """Build, train and evaluate ``method`` on ``data``; returns the metrics of
     :func:`~sprig.neurotrails.metrics.evaluate_heads` on the test split plus
     :func:`count`, the settings, the number of topology updates (``dst_updates``) and the
     training time in seconds. ``combine`` overrides the
-    method's rule for the heads' losses (``"mean"`` or ``"sum"``)."""
+    method's rule for the heads' losses (``"mean"`` or ``"sum"``); ``init`` as in
+    :func:`build`."""
     from ..optimizers import Momentum
     from ..schedules import Cosine
     from ..training.dst import TopologyUpdate
@@ -217,7 +234,7 @@ def run(
 
     model = build(
         layers, sizes, method=method, heads=heads, head_blocks=head_blocks, density=density,
-        distribution=distribution, seed=seed,
+        distribution=distribution, seed=seed, init=init,
     )  # fmt: skip
     n_blocks = sum(1 for s in _specs(layers) if s.is_linear)
     p = plan(method, n_blocks, heads, head_blocks, density)
