@@ -158,6 +158,40 @@ def test_rigl_memory_small() -> None:
     assert peak < 0.1 * n * n * 4, peak
 
 
+@pytest.mark.parametrize("limit", [10**9, 10])
+@pytest.mark.parametrize("chunk", [5, 37, 1 << 22])
+def test_sampled_gradient_by_row_blocks(monkeypatch, chunk, limit) -> None:
+    """Above ``CANDIDATE_CHUNK`` candidates, sampled growth draws and scores them by row
+    blocks: with every free position a candidate it is exact RigL; otherwise an exact count
+    of distinct free positions, reproducible from the seed, spread over all row blocks."""
+    monkeypatch.setattr(G, "CANDIDATE_CHUNK", chunk)
+    monkeypatch.setattr(G, "HYPERGEOMETRIC_LIMIT", limit)  # 10: the multinomial counts
+    rng = np.random.default_rng(3)
+    W = CSRMatrix.random((40, 30), density=0.2, rng=rng, dtype=np.float64)
+    exclude = np.array([1, 2, 95, 1199])
+    info = _info(W, rng)
+    k = 25
+    ref = G.gradient_grow(W, k, None, info, exclude=exclude)
+    every = G.sampled_gradient_grow(W, k, rng, info, exclude=exclude, candidates=1000)
+    if limit > 10:  # exact counts: every free position is a candidate
+        assert np.array_equal(ref[0], every[0]) and np.array_equal(ref[1], every[1])
+    forbidden = np.union1d(W.keys, exclude)
+    a = G.sampled_gradient_grow(W, k, np.random.default_rng(9), info, exclude=exclude, candidates=2)
+    b = G.sampled_gradient_grow(W, k, np.random.default_rng(9), info, exclude=exclude, candidates=2)
+    keys = a[0] * 30 + a[1]
+    assert keys.size == k and np.all(np.diff(keys) > 0) and not np.isin(keys, forbidden).any()
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    # uniform candidates: with c = 1 (random growth) every row block gets its share
+    rows = np.concatenate(
+        [
+            G.sampled_gradient_grow(W, 200, np.random.default_rng(s), info, candidates=1)[0]
+            for s in range(20)
+        ]
+    )
+    per_half = np.bincount(rows >= 20, minlength=2)
+    assert abs(per_half[0] - per_half[1]) < 0.15 * rows.size
+
+
 def test_random_grow_uniform_and_nearly_full() -> None:
     rng = np.random.default_rng(0)
     W = CSRMatrix.from_dense(np.eye(4))

@@ -292,13 +292,72 @@ def sampled_gradient_grow(
     k = min(k, size - forbidden.size)
     if k == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    cand = sample_free_keys(size, forbidden, int(np.ceil(candidates * k)), rng)
-    C = CSRMatrix.from_coords(
-        W.shape, cand // W.shape[1], cand % W.shape[1], dtype=sample.dYt.dtype
-    )
-    scores = np.abs(C.sampled_fm(np.ascontiguousarray(sample.dYt), np.ascontiguousarray(sample.Xt)))
-    keys, _ = _topk_merge(np.zeros(0, np.int64), scores[:0], C.keys, scores, k)
-    return _to_coords(W, keys)
+    m = int(np.ceil(candidates * k))
+    dYt, Xt = np.ascontiguousarray(sample.dYt), np.ascontiguousarray(sample.Xt)
+    if m <= CANDIDATE_CHUNK:
+        cand = sample_free_keys(size, forbidden, m, rng)
+        C = CSRMatrix.from_coords(
+            W.shape, cand // W.shape[1], cand % W.shape[1], dtype=sample.dYt.dtype
+        )
+        scores = np.abs(C.sampled_fm(dYt, Xt))
+        keys, _ = _topk_merge(np.zeros(0, np.int64), scores[:0], C.keys, scores, k)
+        return _to_coords(W, keys)
+    return _to_coords(W, _sampled_topk_by_rows(W.shape, forbidden, m, k, dYt, Xt, rng))
+
+
+#: Above this many candidates, sampled gradient growth draws and scores them by blocks of rows
+#: (bounded memory: ~60 bytes per candidate of a block instead of per candidate of the layer).
+CANDIDATE_CHUNK = 1 << 22
+HYPERGEOMETRIC_LIMIT = 10**9
+
+
+def _sampled_topk_by_rows(
+    shape: tuple[int, int],
+    forbidden: IntArray,
+    m: int,
+    k: int,
+    dYt: Any,
+    Xt: Any,
+    rng: np.random.Generator,
+) -> IntArray:
+    """Top-``k`` ``|dW|`` keys among ``m`` uniformly random free positions, by row blocks.
+
+    The row blocks' free counts ``f_b`` are exact; the candidates per block come from one
+    multivariate hypergeometric draw ``m_b ~ MHG(f, m)``, and a uniform ``m_b``-subset of each
+    block's free positions is drawn and scored. The union is a uniform ``m``-subset of all
+    free positions (the same law as one draw over the layer), and the running top-``k`` over
+    blocks is the top-``k`` of the union. From :data:`HYPERGEOMETRIC_LIMIT` free positions on
+    (NumPy's exact sampler stops there) the counts are multinomial, ``m_b ~ Mult(m, f / Σf)``
+    capped at ``f_b``: there ``m ≤ Σf / 10`` in practice (``c k`` against ``10⁹``), and the
+    two laws differ by ``O(m / Σf)`` per block.
+    """
+    rows, cols = shape
+    n_blocks = -(-m // CANDIDATE_CHUNK)
+    bounds = np.linspace(0, rows, n_blocks + 1).astype(np.int64)
+    starts = bounds[:-1] * cols
+    ends = bounds[1:] * cols
+    lo = np.searchsorted(forbidden, starts)
+    hi = np.searchsorted(forbidden, ends)
+    free = (ends - starts) - (hi - lo)
+    m = min(m, int(free.sum()))
+    if free.sum() < HYPERGEOMETRIC_LIMIT:
+        counts = rng.multivariate_hypergeometric(free, m, method="marginals")
+    else:  # NumPy's exact sampler stops at 10⁹; then m ≪ free and MHG ≈ multinomial
+        counts = np.minimum(rng.multinomial(m, free / free.sum()), free)
+    best_keys: IntArray = np.zeros(0, np.int64)
+    best_scores = np.zeros(0, dYt.dtype)
+    for b in range(n_blocks):
+        if counts[b] == 0:
+            continue
+        r0, r1 = int(bounds[b]), int(bounds[b + 1])
+        local = sample_free_keys(
+            int(ends[b] - starts[b]), forbidden[lo[b] : hi[b]] - starts[b], int(counts[b]), rng
+        )
+        C = CSRMatrix.from_coords((r1 - r0, cols), local // cols, local % cols, dtype=dYt.dtype)
+        scores = np.abs(C.sampled_fm(np.ascontiguousarray(dYt[r0:r1]), Xt))
+        best_keys, best_scores = _topk_merge(best_keys, best_scores, C.keys + starts[b], scores, k)
+        del C, scores, local
+    return best_keys
 
 
 declare(sampled_gradient_grow, needs={GRADIENT_SAMPLE})
