@@ -196,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     scaling_cmd.add_parser(sub)
     select_cmd.add_parser(sub)
+    from . import seft_cmd
+
+    seft_cmd.add_parser(sub)
     return parser
 
 
