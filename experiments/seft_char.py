@@ -67,14 +67,15 @@ def val_loss(model: torch.nn.Module, ds: CharDataset, a: argparse.Namespace) -> 
     return total / n
 
 
-def batches(ds: CharDataset, a: argparse.Namespace, seed: int) -> Any:
-    """``step -> (x, y)``: the same random training windows for every run with ``seed``."""
+def batches(ds: CharDataset, a: argparse.Namespace, seed: int, size: int | None = None) -> Any:
+    """``step -> (x, y)``: the same random training windows for every run with ``seed``
+    (``size`` windows a batch, default ``--batch``)."""
     g = torch.Generator().manual_seed(seed)
     cache: list[Any] = []
 
     def get(i: int) -> Any:
         while len(cache) <= i:
-            cache.append(ds.batch("train", a.batch, a.context, generator=g))
+            cache.append(ds.batch("train", size or a.batch, a.context, generator=g))
         return cache[i]
 
     return get
@@ -142,7 +143,12 @@ def run_all(a: argparse.Namespace) -> None:
         return m.loss(*b)
 
     def record(row: dict[str, Any]) -> None:
-        row.update(dense_val=dense_val, pretrain_steps=meta["steps"], steps=a.steps)
+        row.update(
+            dense_val=dense_val,
+            pretrain_steps=meta["steps"],
+            steps=a.steps,
+            repair_batch=a.repair_batch or a.batch,
+        )
         with log.open("a") as f:
             f.write(json.dumps(row) + "\n")
         print(json.dumps(row), flush=True)
@@ -157,7 +163,7 @@ def run_all(a: argparse.Namespace) -> None:
         ):
             continue
         m = copy.deepcopy(dense)
-        get = batches(ds, a, _repair_seed(a, rs))
+        get = batches(ds, a, _repair_seed(a, rs), a.repair_batch)
         opt = torch.optim.AdamW(m.parameters(), lr=a.lr)
         t0 = time.perf_counter()
         for i in range(a.steps):
@@ -204,7 +210,7 @@ def run_all(a: argparse.Namespace) -> None:
                 res = ST.finetune(
                     m,
                     loss_fn,
-                    batches(ds, a, _repair_seed(a, rs)),
+                    batches(ds, a, _repair_seed(a, rs), a.repair_batch),
                     steps=a.steps,
                     method=method,
                     lr=a.lr,
@@ -252,7 +258,8 @@ def report(a: argparse.Namespace) -> None:
         for s in f.read_text().splitlines()
         if s.strip()
     ]
-    rows = [r for r in rows if r.get("steps") == a.steps]
+    size = a.repair_batch or a.batch
+    rows = [r for r in rows if r["steps"] == a.steps and r.get("repair_batch", 16) == size]
     order = {m: i for i, m in enumerate(("unpruned", *ST.METHODS))}
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in rows:
@@ -262,7 +269,7 @@ def report(a: argparse.Namespace) -> None:
     print(
         f"dense model: {meta['config']}, pretrained {meta['steps']} steps "
         f"({meta['seconds']:.0f} s), val loss {rows[0]['dense_val']:.4f}; "
-        f"{a.steps} repair steps\n"
+        f"{a.steps} repair steps of {size} windows\n"
     )
     print(
         "| sparsity | pruning | repair | seeds | val loss pruned | val loss repaired | "
@@ -298,6 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--pretrain-steps", type=int, default=1500)
     p.add_argument("--pretrain-lr", type=float, default=3e-3)
     p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--repair-batch", type=int, default=None, help="windows per repair step")
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--densities", type=float, nargs="+", default=[0.5, 0.3])
     p.add_argument("--prune", nargs="+", default=["magnitude", "wanda"])
