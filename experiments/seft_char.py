@@ -22,7 +22,8 @@ LoRA); SEFT's topology updates. ``--report`` prints the markdown table of docs/r
 
 Repairs are repeated for every ``--repair-seeds`` seed (training windows, LoRA's initial
 adapters and SEFT's random tie-breaking; the pretrained and pruned models are the same for all
-seeds); ``--dst`` takes several SEFT specs (a sweep of ΔT and the regrow fraction); ``--report``
+seeds); ``--dst`` takes several DST specs for the ``seft`` method (a sweep of ΔT and the regrow
+fraction; ``RigL(...)`` is the ablation with |w| instead of |w·g| prune-back); ``--report``
 prints mean ± standard deviation over the seeds.
 
 Usage (the commands of docs/results.md, section 9)::
@@ -280,7 +281,7 @@ def report(a: argparse.Namespace) -> None:
         g = groups[k]
         r = g[0]
         sp = "0 %" if r["density"] == 1.0 else f"{100 * (1 - r['density']):.0f} %"
-        name = r["method"] if r["method"] != "seft" else f"seft `{r['dst']}`"
+        name = r["method"] if r["method"] != "seft" else f"`{r['dst']}`"
         print(
             f"| {sp} | {r['prune']} | {name} | {len(g)} | {r['pruned_val']:.4f} | "
             f"{_ms([x['repaired_val'] for x in g], '.4f')} | {r['trainable']:,} | "
