@@ -20,9 +20,16 @@ of the dense model, after pruning and after repair; trainable parameters; optimi
 bytes; fine-tuning seconds; density of the pruned layers after the repair (after merging for
 LoRA); SEFT's topology updates. ``--report`` prints the markdown table of docs/results.md.
 
-Usage (the command of docs/results.md)::
+Repairs are repeated for every ``--repair-seeds`` seed (training windows, LoRA's initial
+adapters and SEFT's random tie-breaking; the pretrained and pruned models are the same for all
+seeds); ``--dst`` takes several DST specs for the ``seft`` method (a sweep of ΔT and the regrow
+fraction; ``RigL(...)`` is the ablation with |w| instead of |w·g| prune-back); ``--report``
+prints mean ± standard deviation over the seeds.
 
-    PYTHONPATH=src python experiments/seft_char.py            # pretrain once, all runs
+Usage (the commands of docs/results.md, section 9)::
+
+    PYTHONPATH=src python experiments/seft_char.py --pretrain-only   # once
+    PYTHONPATH=src python experiments/seft_char.py --repair-seeds 0 1 2
     PYTHONPATH=src python experiments/seft_char.py --report
 """
 
@@ -32,6 +39,7 @@ import argparse
 import copy
 import json
 import math
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -60,14 +68,15 @@ def val_loss(model: torch.nn.Module, ds: CharDataset, a: argparse.Namespace) -> 
     return total / n
 
 
-def batches(ds: CharDataset, a: argparse.Namespace, seed: int) -> Any:
-    """``step -> (x, y)``: the same random training windows for every run with ``seed``."""
+def batches(ds: CharDataset, a: argparse.Namespace, seed: int, size: int | None = None) -> Any:
+    """``step -> (x, y)``: the same random training windows for every run with ``seed``
+    (``size`` windows a batch, default ``--batch``)."""
     g = torch.Generator().manual_seed(seed)
     cache: list[Any] = []
 
     def get(i: int) -> Any:
         while len(cache) <= i:
-            cache.append(ds.batch("train", a.batch, a.context, generator=g))
+            cache.append(ds.batch("train", size or a.batch, a.context, generator=g))
         return cache[i]
 
     return get
@@ -124,25 +133,38 @@ def run_all(a: argparse.Namespace) -> None:
         return
     dense_val = val_loss(dense, ds, a)
     print(f"dense: val loss {dense_val:.4f}", flush=True)
-    log = a.out / "runs.jsonl"
+    log = a.out / a.log
     done = set()
     if log.exists():
         for line in log.read_text().splitlines():
             r = json.loads(line)
-            done.add((r["density"], r["prune"], r["method"]))
+            done.add(_key(r))
 
     def loss_fn(m: Any, b: Any) -> torch.Tensor:
         return m.loss(*b)
 
     def record(row: dict[str, Any]) -> None:
-        row.update(dense_val=dense_val, pretrain_steps=meta["steps"], steps=a.steps)
+        row.update(
+            dense_val=dense_val,
+            pretrain_steps=meta["steps"],
+            steps=a.steps,
+            repair_batch=a.repair_batch or a.batch,
+        )
         with log.open("a") as f:
             f.write(json.dumps(row) + "\n")
         print(json.dumps(row), flush=True)
 
-    if a.reference and (1.0, "none", "unpruned") not in done:
+    for rs in a.repair_seeds:
+        if (
+            not a.reference
+            or _key(
+                {"density": 1.0, "prune": "none", "method": "unpruned", "seed": rs, "dst": None}
+            )
+            in done
+        ):
+            continue
         m = copy.deepcopy(dense)
-        get = batches(ds, a, a.seed + 200)
+        get = batches(ds, a, _repair_seed(a, rs), a.repair_batch)
         opt = torch.optim.AdamW(m.parameters(), lr=a.lr)
         t0 = time.perf_counter()
         for i in range(a.steps):
@@ -155,6 +177,8 @@ def run_all(a: argparse.Namespace) -> None:
                 "density": 1.0,
                 "prune": "none",
                 "method": "unpruned",
+                "seed": rs,
+                "dst": None,
                 "pruned_val": dense_val,
                 "repaired_val": val_loss(m, ds, a),
                 "trainable": ST.trainable_parameters(m),
@@ -173,27 +197,33 @@ def run_all(a: argparse.Namespace) -> None:
             pruned_val = val_loss(pruned, ds, a)
             nnz = sum(r["nnz"] for r in report.values())
             size = sum(r["shape"][0] * r["shape"][1] for r in report.values())
-            for method in a.methods:
-                if (density, prune, method) in done:
+            jobs = [
+                (method, spec if method == "seft" else None, rs)
+                for rs in a.repair_seeds
+                for method in a.methods
+                for spec in (a.dst if method == "seft" else [None])
+            ]
+            for method, spec, rs in jobs:
+                row = {"density": density, "prune": prune, "method": method, "seed": rs}
+                if _key({**row, "dst": spec}) in done:
                     continue
                 m = copy.deepcopy(pruned)
                 res = ST.finetune(
                     m,
                     loss_fn,
-                    batches(ds, a, a.seed + 200),
+                    batches(ds, a, _repair_seed(a, rs), a.repair_batch),
                     steps=a.steps,
                     method=method,
                     lr=a.lr,
-                    dst=a.dst,
+                    dst=spec or "SEFT",
                     rank=a.rank,
                     alpha=2.0 * a.rank,
-                    seed=a.seed,
+                    seed=rs,
                 )
                 record(
                     {
-                        "density": density,
-                        "prune": prune,
-                        "method": method,
+                        **row,
+                        "dst": spec,
                         "pruned_layers_density": nnz / size,
                         "pruned_val": pruned_val,
                         "repaired_val": val_loss(m, ds, a),
@@ -206,27 +236,57 @@ def run_all(a: argparse.Namespace) -> None:
                 )
 
 
+def _key(r: dict[str, Any]) -> tuple[Any, ...]:
+    return (r["density"], r["prune"], r["method"], r.get("seed", 0), r.get("dst"))
+
+
+def _repair_seed(a: argparse.Namespace, rs: int) -> int:
+    """Seed of the repair batches: repair seed 0 keeps the batches of the first version."""
+    return a.seed + 200 + 1000 * rs
+
+
+def _ms(xs: list[float], fmt: str) -> str:
+    if len(xs) < 2:
+        return format(xs[0], fmt)
+    mean = statistics.fmean(xs)
+    return f"{format(mean, fmt)} ± {format(statistics.stdev(xs), fmt)}"
+
+
 def report(a: argparse.Namespace) -> None:
-    rows = [json.loads(s) for s in (a.out / "runs.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(s)
+        for f in sorted(a.out.glob("runs*.jsonl"))
+        for s in f.read_text().splitlines()
+        if s.strip()
+    ]
+    size = a.repair_batch or a.batch
+    rows = [r for r in rows if r["steps"] == a.steps and r.get("repair_batch", 16) == size]
     order = {m: i for i, m in enumerate(("unpruned", *ST.METHODS))}
-    rows.sort(key=lambda r: (-r["density"], r["prune"], order.get(r["method"], 9)))
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["density"], r["prune"], r["method"], r.get("dst")), []).append(r)
+    keys = sorted(groups, key=lambda k: (-k[0], k[1], order.get(k[2], 9), str(k[3])))
     meta = json.loads((a.out / "dense.json").read_text())
     print(
         f"dense model: {meta['config']}, pretrained {meta['steps']} steps "
-        f"({meta['seconds']:.0f} s), val loss {rows[0]['dense_val']:.4f}\n"
+        f"({meta['seconds']:.0f} s), val loss {rows[0]['dense_val']:.4f}; "
+        f"{a.steps} repair steps of {size} windows\n"
     )
     print(
-        "| sparsity | pruning | repair | val loss pruned | val loss repaired | "
+        "| sparsity | pruning | repair | seeds | val loss pruned | val loss repaired | "
         "trainable params | optimizer state | time (s) | density after |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for k in keys:
+        g = groups[k]
+        r = g[0]
         sp = "0 %" if r["density"] == 1.0 else f"{100 * (1 - r['density']):.0f} %"
+        name = r["method"] if r["method"] != "seft" else f"`{r['dst']}`"
         print(
-            f"| {sp} | {r['prune']} | {r['method']} | {r['pruned_val']:.4f} | "
-            f"{r['repaired_val']:.4f} | {r['trainable']:,} | "
-            f"{r['optimizer_bytes'] / 1024:.0f} KiB | {r['seconds']:.1f} | "
-            f"{r['final_density']:.3f} |"
+            f"| {sp} | {r['prune']} | {name} | {len(g)} | {r['pruned_val']:.4f} | "
+            f"{_ms([x['repaired_val'] for x in g], '.4f')} | {r['trainable']:,} | "
+            f"{r['optimizer_bytes'] / 1024:.0f} KiB | "
+            f"{_ms([x['seconds'] for x in g], '.1f')} | {r['final_density']:.3f} |"
         )
 
 
@@ -246,11 +306,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--pretrain-steps", type=int, default=1500)
     p.add_argument("--pretrain-lr", type=float, default=3e-3)
     p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--repair-batch", type=int, default=None, help="windows per repair step")
+    p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--densities", type=float, nargs="+", default=[0.5, 0.3])
     p.add_argument("--prune", nargs="+", default=["magnitude", "wanda"])
     p.add_argument("--methods", nargs="+", default=list(ST.METHODS))
-    p.add_argument("--dst", default="SEFT(fraction=0.1, every=20)")
+    p.add_argument("--dst", nargs="+", default=["SEFT(fraction=0.1, every=20)"])
+    p.add_argument("--repair-seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--log", default="runs.jsonl", help="file under --out the runs go to")
     p.add_argument("--rank", type=int, default=8)
     p.add_argument("--calib", type=int, default=8, help="calibration batches (Wanda)")
     p.add_argument("--val-batches", type=int, default=16)

@@ -196,9 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     scaling_cmd.add_parser(sub)
     select_cmd.add_parser(sub)
-    from . import neurotrails_cmd
+    from . import neurotrails_cmd, seft_cmd
 
     neurotrails_cmd.add_parser(sub)
+    seft_cmd.add_parser(sub)
     return parser
 
 

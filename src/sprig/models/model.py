@@ -171,7 +171,7 @@ class Model:
         """Every output of the tree ``(N, out_k)`` in evaluation mode, in batches (a tuple
         for several outputs)."""
         X = np.ascontiguousarray(self._check_input(X), dtype=self.dtype)
-        widest = max(max(la.in_features, la.out_features) for la in self.affine_modules().values())
+        widest = self.widest_layer()
         batch_size = kernels.eval_rows(batch_size, widest, X.itemsize)  # bounded memory
         outs = self.out_features if isinstance(self.out_features, tuple) else (self.out_features,)
         results = [np.empty((X.shape[0], k), dtype=self.dtype) for k in outs]
@@ -205,6 +205,19 @@ class Model:
     def named_rngs(self) -> dict[str, np.random.Generator]:
         """Random streams of the layers by path (checkpointed)."""
         return tree.named_rngs(self.net)
+
+    def widest_layer(self) -> int:
+        """The largest input or output width of a layer (affine layers and layers wrapping
+        one, e.g. LoRA adapters); bounds the evaluation batches."""
+        return max(
+            (
+                max(m.in_features, m.out_features)
+                for m in self.named_modules().values()
+                if isinstance(getattr(m, "in_features", None), int)
+                and isinstance(getattr(m, "out_features", None), int)
+            ),
+            default=1,
+        )
 
     def named_modules(self) -> dict[str, Any]:
         """Every node of the tree by path (root ``""``)."""

@@ -16,7 +16,11 @@ The pipeline, for sprig's own models and for PyTorch models:
    lost) and LoRA adapters merged at the end (:mod:`sprig.seft.lora` for sprig models,
    :func:`sprig.seft.torch.finetune` for PyTorch models).
 
-From the command line (sprig models)::
+From the command line (sprig models), one command from a trained dense run::
+
+    sprig seft RUN_DIR --density 0.3 --pruning wanda --method seft   # or static, dense, lora
+
+or the same pipeline through ``sprig train``::
 
     sprig train ... --save-weights dense.npz                     # a trained dense model
     sprig train ... --load-weights dense.npz --post-pruning wanda \

@@ -102,7 +102,7 @@ def evaluate(
     y = np.asarray(y)
     total = correct = 0.0
     X = np.ascontiguousarray(X, dtype=model.dtype)
-    widest = max(max(la.in_features, la.out_features) for la in model.affine_modules().values())
+    widest = model.widest_layer()
     batch_size = eval_rows(batch_size, widest, X.itemsize)  # bounded memory for wide layers
     for s in range(0, len(X), batch_size):
         idx = np.arange(s, min(s + batch_size, len(X)))
