@@ -16,7 +16,8 @@ NumPy 0.41, torch ``.T.contiguous()`` 0.65-0.83); (2048, 512) -> 2.2-2.7 ms (``g
 and forward products writing their output transposed from a small scratch in L1, so the
 feature-major intermediate is never stored): in the layer they were no faster than the
 feature-major product followed by :func:`transpose` (1.9x vs 1.8x the native layer at
-density 0.01, 2.0-2.2x vs 2.0-2.2x on GPT-sized (32 x 64)-token layers), so they are not here.
+density 0.01, 2.0-2.2x vs 2.0-2.2x on GPT-sized (32 x 64)-token layers), so they are not here;
+nor is padding the batch of power-of-two token counts (no consistent gain, +-10 %).
 
 A transpose is a copy: the result does not depend on the number of threads.
 """

@@ -71,7 +71,9 @@ class _SprigPath:
     gradient is returned batch-major (autograd would otherwise copy a transposed gradient
     into the input's layout with a slower transpose); a feature-major input (a transposed
     view, e.g. another ``SparseLinear``'s output after element-wise ops) is used as it is and
-    gets a transposed view back. The output is a transposed view of the kernel's result."""
+    gets a transposed view back. The output is a transposed view of the kernel's result:
+    returning it batch-major instead (one more tiled transpose) made the GPT training step of
+    ``benchmarks/gpt_step.py`` slower (1.05x dense vs 0.94x, CPU time, interleaved rounds)."""
 
     @staticmethod
     def forward(layer: SparseLinear, X2: torch.Tensor, values: torch.Tensor, bias: Any) -> Any:
