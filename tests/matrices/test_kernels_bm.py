@@ -1,4 +1,5 @@
-"""The tiled transpose equals NumPy's (float32 and float64, any shape, strided rows)."""
+"""The tiled (register-tile) transpose equals NumPy's: float32 and float64, any shape
+(remainders of the 8 x 8 / 4 x 4 tiles), empty, rows of wider arrays, 1 or 2 threads."""
 
 import numpy as np
 import pytest
@@ -46,6 +47,8 @@ def test_column_slices_in_and_out():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="contiguous rows"):
         transpose(np.ones((4, 6))[:, ::2])
+    with pytest.raises(ValueError, match="float32 or float64"):
+        transpose(np.ones((4, 6), np.int64))
     with pytest.raises(ValueError, match="2-D"):
         transpose(np.ones(5))
     with pytest.raises(ValueError, match="shape"):
