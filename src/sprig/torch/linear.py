@@ -73,7 +73,8 @@ class _SprigPath:
     view, e.g. another ``SparseLinear``'s output after element-wise ops) is used as it is and
     gets a transposed view back. The output is a transposed view of the kernel's result:
     returning it batch-major instead (one more tiled transpose) made the GPT training step of
-    ``benchmarks/gpt_step.py`` slower (1.05x dense vs 0.94x, CPU time, interleaved rounds)."""
+    ``benchmarks/gpt_step.py`` slower (0.99-1.05x dense vs 0.94-0.95x; CPU time, interleaved
+    rounds, two runs)."""
 
     @staticmethod
     def forward(layer: SparseLinear, X2: torch.Tensor, values: torch.Tensor, bias: Any) -> Any:
