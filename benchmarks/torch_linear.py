@@ -44,21 +44,23 @@ from sprig.torch import SparseLinear
 IN, OUT, BATCH = 3072, 1024, 100
 
 
-def variants(density: float, seed: int = 0):
-    """{name: zero-argument callable doing one forward + backward}, checked for agreement."""
+def variants(density: float, seed: int = 0, shape: tuple[int, ...] = (BATCH, IN, OUT)):
+    """{name: zero-argument callable doing one forward + backward}, checked for agreement.
+    ``shape``: leading (batch) dimensions of the input, then in and out features."""
+    *lead, n_in, n_out = shape
     rng = np.random.default_rng(seed)
-    native = NativeSparseLinear(IN, OUT, density=density, rng=rng)
+    native = NativeSparseLinear(n_in, n_out, density=density, rng=rng)
     W = native.weight
-    layer = SparseLinear.from_csr(W, np.zeros(OUT), dtype=torch.float32)
-    masked = nn.Linear(IN, OUT)
+    layer = SparseLinear.from_csr(W, np.zeros(n_out), dtype=torch.float32)
+    masked = nn.Linear(n_in, n_out)
     mask = torch.from_numpy(W.toarray() != 0).float()
     with torch.no_grad():
         masked.weight.copy_(torch.from_numpy(W.toarray()))
         masked.bias.zero_()
-    X = torch.from_numpy(rng.standard_normal((BATCH, IN)).astype(np.float32))
-    dY = torch.from_numpy(rng.standard_normal((BATCH, OUT)).astype(np.float32))
-    Xt = np.ascontiguousarray(X.numpy().T)
-    dYt = np.ascontiguousarray(dY.numpy().T)
+    X = torch.from_numpy(rng.standard_normal((*lead, n_in)).astype(np.float32))
+    dY = torch.from_numpy(rng.standard_normal((*lead, n_out)).astype(np.float32))
+    Xt = np.ascontiguousarray(X.numpy().reshape(-1, n_in).T)
+    dYt = np.ascontiguousarray(dY.numpy().reshape(-1, n_out).T)
     Xg = X.clone().requires_grad_(True)
 
     def run_masked():
@@ -84,10 +86,14 @@ def variants(density: float, seed: int = 0):
         dX = back(dYt)
         return Y, dX, native.weight_grad
 
+    def flat(t, n):
+        return t.detach().numpy().reshape(-1, n)
+
     Y0, dX0, dW0 = (t.detach().clone() for t in run_masked())
-    ref = (Y0.numpy(), dX0.numpy(), dW0.numpy()[W.row_of, W.indices])
+    ref = (flat(Y0, n_out), flat(dX0, n_in), dW0.numpy()[W.row_of, W.indices])
     for kernel in ("sprig", "torch"):
-        got = [t.detach().numpy() for t in run_layer(kernel)()]
+        Yk, dXk, dWk = run_layer(kernel)()
+        got = [flat(Yk, n_out), flat(dXk, n_in), dWk.detach().numpy()]
         for a, b in zip(got, ref, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
     Yn, dXn, dWn = run_native()
@@ -104,6 +110,12 @@ def variants(density: float, seed: int = 0):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--densities", default="0.01,0.05,0.1,0.2,0.5")
+    ap.add_argument(
+        "--shapes3d",
+        default="32x64x128x512,32x64x512x128",
+        help="GPT-style 3-D layers BxTxINxOUT (comma-separated; '' for none)",
+    )
+    ap.add_argument("--density3d", type=float, default=0.1)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
@@ -114,9 +126,8 @@ def main() -> None:
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     sprig.set_num_threads(args.threads)
     torch.set_num_threads(args.threads)
-    rows = []
-    for d in (float(x) for x in args.densities.split(",")):
-        fns = variants(d)
+
+    def measure(fns):
         for fn in fns.values():  # warm-up (JIT, allocator)
             fn()
         times: dict[str, list[float]] = {k: [] for k in fns}
@@ -126,15 +137,28 @@ def main() -> None:
                 for _ in range(args.reps):
                     fn()
                 times[name].append((clock() - t0) / args.reps)
-        med = {k: float(np.median(v)) for k, v in times.items()}
-        rows.append((d, med))
+        return {k: float(np.median(v)) for k, v in times.items()}
+
+    def show(label, med):
         print(
-            f"density {d}: "
+            f"{label}: "
             + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in med.items())
             + f"; masked/torch(sprig) {med['masked'] / med['torch(sprig)']:.1f}x, "
             f"torch(sprig)/sprig {med['torch(sprig)'] / med['sprig']:.2f}x",
             flush=True,
         )
+
+    rows = []
+    for d in (float(x) for x in args.densities.split(",")):
+        med = measure(variants(d))
+        rows.append((d, med))
+        show(f"density {d}", med)
+    rows3 = []
+    for spec in filter(None, args.shapes3d.split(",")):
+        shape = tuple(int(v) for v in spec.split("x"))
+        med = measure(variants(args.density3d, shape=shape))
+        rows3.append((shape, med))
+        show(f"shape {spec}", med)
     lines = [
         "## PyTorch boundary: one 3072 -> 1024 layer, forward + backward",
         "",
@@ -164,6 +188,25 @@ def main() -> None:
             f"{m['torch(native)'] * 1e3:.2f} | {m['sprig'] * 1e3:.2f} | "
             f"{m['masked'] / m['torch(sprig)']:.1f}x | {m['torch(sprig)'] / m['sprig']:.2f}x |"
         )
+    if rows3:
+        lines += [
+            "",
+            f"GPT-style 3-D inputs (batch x tokens x in -> out), density {args.density3d:g}, "
+            "same columns (the masked layer is an `nn.Linear` with the mask; the native layer "
+            "gets the tokens as one feature-major batch):",
+            "",
+            "| B x T x in -> out | masked nn.Linear (ms) | SparseLinear sprig kernels (ms) | "
+            "SparseLinear torch.sparse (ms) | sprig native (ms) | masked / SparseLinear | "
+            "SparseLinear / sprig native |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for (b, t, i, o), m in rows3:
+            lines.append(
+                f"| {b} x {t} x {i} -> {o} | {m['masked'] * 1e3:.2f} | "
+                f"{m['torch(sprig)'] * 1e3:.2f} | {m['torch(native)'] * 1e3:.2f} | "
+                f"{m['sprig'] * 1e3:.2f} | {m['masked'] / m['torch(sprig)']:.1f}x | "
+                f"{m['torch(sprig)'] / m['sprig']:.2f}x |"
+            )
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:

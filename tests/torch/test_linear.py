@@ -175,10 +175,8 @@ def test_stacked_layers_pass_activations_and_gradients_without_transposes(monkey
     import sprig.torch.linear as L
 
     copies = []
-    orig = L.gather_transpose
-    monkeypatch.setattr(
-        L, "gather_transpose", lambda A, rows: copies.append(A.shape) or orig(A, rows)
-    )
+    orig = L.transpose
+    monkeypatch.setattr(L, "transpose", lambda A, out=None: copies.append(A.shape) or orig(A, out))
     a = SparseLinear(64, 32, density=0.2, rng=0)
     b = SparseLinear(32, 16, density=0.2, rng=1)
     X = torch.randn(10, 64)
@@ -186,3 +184,23 @@ def test_stacked_layers_pass_activations_and_gradients_without_transposes(monkey
     Y.backward(torch.ones(16, 10).T)  # a gradient in the layout the output came in
     assert copies == [(10, 64)]  # only the batch-major input is transposed
     assert a.values.grad is not None and b.values.grad is not None
+    Xg = X.clone().requires_grad_(True)
+    b(torch.relu(a(Xg))).backward(torch.ones(16, 10).T)
+    assert copies[1:] == [(10, 64), (64, 10)]  # ... and its gradient goes back batch-major
+    assert Xg.grad.is_contiguous()
+
+
+@pytest.mark.parametrize("n", [1, 97, 2048])
+def test_batch_major_input_gets_a_batch_major_gradient(n):
+    layer = SparseLinear(24, 12, density=0.3, rng=0).double()
+    X = torch.randn(n, 24, dtype=torch.float64, requires_grad=True)
+    Y = layer(X)
+    dY = torch.randn(n, 12, dtype=torch.float64)
+    Y.backward(dY)
+    W = layer.dense_weight()
+    torch.testing.assert_close(Y, X.detach() @ W.T + layer.bias.detach())
+    torch.testing.assert_close(X.grad, dY @ W)
+    assert X.grad.is_contiguous()
+    mask = W != 0
+    torch.testing.assert_close(layer.values.grad, (dY.T @ X.detach())[mask])
+    torch.testing.assert_close(layer.bias.grad, dY.sum(0))

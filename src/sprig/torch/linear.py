@@ -16,8 +16,9 @@ Two paths (attribute :attr:`SparseLinear.kernel`):
 
 * ``"sprig"`` (CPU, float32/float64): sprig's Numba kernels through
   :class:`sprig.backend.NumpyOps`, on NumPy views of the torch tensors (no copy of the weight;
-  the input and the output gradient are transposed once to sprig's feature-major layout, and
-  the products' outputs are returned as transposed views);
+  a batch-major input and output gradient are transposed once, by tiles, to sprig's
+  feature-major layout and the input gradient goes back batch-major; the output is a
+  transposed view; a feature-major input is used without a copy);
 * ``"torch"`` (any device; what CUDA uses): ``torch.sparse`` CSR products through
   :class:`sprig.backend.torch.TorchOps` (cuSPARSE SpMM/SDDMM on CUDA);
 * ``"auto"`` (default): ``"sprig"`` for CPU float32/float64, else ``"torch"``.
@@ -42,7 +43,7 @@ from torch.autograd.function import once_differentiable
 from ..backend.numpy import NumpyOps
 from ..backend.torch import TorchCSR, TorchOps
 from ..matrices import CSRMatrix
-from ..matrices.kernels import gather_transpose
+from ..matrices.kernels_bm import transpose
 
 __all__ = ["SparseLinear"]
 
@@ -52,37 +53,53 @@ KERNELS = ("auto", "sprig", "torch")
 
 
 def _fm(t: torch.Tensor) -> np.ndarray:
-    """(N, F) CPU tensor -> feature-major C-contiguous (F, N) NumPy array (a view if possible)."""
+    """(N, F) CPU tensor -> feature-major C-contiguous (F, N) NumPy array: a view when ``t`` is
+    a transposed C-contiguous array, else one tiled transpose (or strided copy)."""
     a = t.detach()
     if a.T.is_contiguous():
         return a.T.numpy()
-    return gather_transpose(np.ascontiguousarray(a.numpy()), np.arange(a.shape[0]))
+    if a.is_contiguous():
+        return transpose(a.numpy())
+    return np.ascontiguousarray(a.numpy().T)
 
 
 class _SprigPath:
-    """CPU products on sprig's kernels; the topology is a cached :class:`CSRMatrix`."""
+    """CPU products on sprig's kernels; the topology is a cached :class:`CSRMatrix`.
+
+    Layouts follow the input: a batch-major (C-contiguous) input is transposed once (by tiles,
+    :func:`~sprig.matrices.kernels_bm.transpose`) to sprig's feature-major layout and its
+    gradient is returned batch-major (autograd would otherwise copy a transposed gradient
+    into the input's layout with a slower transpose); a feature-major input (a transposed
+    view, e.g. another ``SparseLinear``'s output after element-wise ops) is used as it is and
+    gets a transposed view back. The output is a transposed view of the kernel's result:
+    returning it batch-major instead (one more tiled transpose) made the GPT training step of
+    ``benchmarks/gpt_step.py`` slower (0.99-1.05x dense vs 0.94-0.95x; CPU time, interleaved
+    rounds, two runs)."""
 
     @staticmethod
     def forward(layer: SparseLinear, X2: torch.Tensor, values: torch.Tensor, bias: Any) -> Any:
         W = layer._host_csr()
+        fm_in = X2.T.is_contiguous() and not X2.is_contiguous()
         Xt = _fm(X2)
         b = None if bias is None else bias.detach().numpy()
         Yt = _NUMPY.spmm(W, values.detach().numpy(), Xt, b)
-        return torch.from_numpy(Yt).T, (W, Xt)
+        return torch.from_numpy(Yt).T, (W, Xt, fm_in)
 
     @staticmethod
     def backward(saved: Any, values: torch.Tensor, dY2: torch.Tensor, needs: Any) -> Any:
-        W, Xt = saved
+        W, Xt, fm_in = saved
         dYt = _fm(dY2)
         dX = dW = db = None
-        if needs[0]:
-            # A transposed view, as the forward output: element-wise ops keep that layout,
-            # so between stacked sparse layers activations and gradients pass without copies.
-            dX = torch.from_numpy(_NUMPY.spmm_t(W, values.detach().numpy(), dYt)).T
-        if needs[1] or needs[2]:
+        if needs[1] or needs[2]:  # first, while Xt and dYt are in cache
             sums = np.empty(W.shape[0], dtype=dYt.dtype)
             dW = torch.from_numpy(W.sampled_fm(dYt, Xt, row_sums=sums))
             db = torch.from_numpy(sums)
+        if needs[0]:
+            dXt = _NUMPY.spmm_t(W, values.detach().numpy(), dYt)
+            # A transposed view, as the forward output, for a feature-major input: element-wise
+            # ops keep that layout, so between stacked sparse layers activations and gradients
+            # pass without copies. Batch-major for a batch-major input.
+            dX = torch.from_numpy(dXt).T if fm_in else torch.from_numpy(transpose(dXt))
         return dX, dW, db, (Xt, dYt)
 
 
