@@ -330,6 +330,17 @@ def _t_p(x: np.ndarray) -> str:
     return f"t = {t.statistic:.2f}, p = {t.pvalue:.2g}"
 
 
+def _welch(x: np.ndarray, y: np.ndarray) -> str:
+    """``mean(x) − mean(y) ± its standard error`` with Welch's t test (unpaired)."""
+    from scipy import stats
+
+    if len(x) < 2 or len(y) < 2:
+        return "—"
+    se = np.sqrt(np.var(x, ddof=1) / len(x) + np.var(y, ddof=1) / len(y))
+    t = stats.ttest_ind(x, y, equal_var=False)
+    return f"{np.mean(x) - np.mean(y):+.4f} ± {se:.4f} (t = {t.statistic:.2f}, p = {t.pvalue:.2g})"
+
+
 def load_seeds(dirs: list[Path]) -> dict[str, dict[int, dict[str, Any]]]:
     """``{run: {seed: result}}`` of the ``<dir>/<run>.json`` files found in ``dirs``; a seed
     that appears twice for one run is an error (two directories of the same seed)."""
@@ -366,9 +377,9 @@ def pooled_report(a: argparse.Namespace) -> None:
         + " | ".join(STAT_NAMES[k] for k in STATS)
         + " | control: "
         + " / ".join(STAT_NAMES[k] for k in STATS)
-        + " | final val loss, mean over seeds |"
+        + " | step +1 minus control step +1 (Welch) | final val loss, mean over seeds |"
     )
-    print("|---|---|---|" + "---|" * len(STATS) + "---|---|")
+    print("|---|---|---|" + "---|" * len(STATS) + "---|---|---|")
     for name, by in inc.items():
         pool = {k: np.concatenate([u[k] for u, _ in by.values()]) for k in STATS}
         ctrl = {k: np.concatenate([c[k] for _, c in by.values()]) for k in STATS}
@@ -378,7 +389,7 @@ def pooled_report(a: argparse.Namespace) -> None:
             + " | ".join(_mse(pool[k]) for k in STATS)
             + " | "
             + " / ".join(_mse(ctrl[k]) for k in STATS)
-            + f" | {_mse(np.array(vals), sign='')} |"
+            + f" | {_welch(pool['step1'], ctrl['step1'])} | {_mse(np.array(vals), sign='')} |"
         )
     print("\nPer seed: mean over its updates (control in brackets); final validation loss.\n")
     print("| run | seed | updates | step +1 (control) | mean + (control) | max + (control) | val |")
