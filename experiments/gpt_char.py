@@ -305,12 +305,18 @@ STATS = ("step1", "mean", "max")
 STAT_NAMES = {"step1": "step +1", "mean": "mean + (K steps)", "max": "max +"}
 
 
-def _increments(r: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Per-update increments of a run at its updates and at the control midpoints."""
+def _increments(
+    r: dict[str, Any], first: int = 0
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-update increments of a run at its updates and at the control midpoints, those
+    at steps ``>= first`` only."""
     k = r["args"].get("window", K)
     L, updates = np.array(r["losses"]), r["updates"]
     mids = [(u + v) // 2 for u, v in itertools.pairwise(updates) if v - u >= 2 * k + 2]
-    return spike_increments(L, updates, k), spike_increments(L, mids, k)
+    return (
+        spike_increments(L, [u for u in updates if u >= first], k),
+        spike_increments(L, [u for u in mids if u >= first], k),
+    )
 
 
 def _mse(x: np.ndarray, sign: str = "+") -> str:
@@ -370,8 +376,10 @@ def pooled_report(a: argparse.Namespace) -> None:
     runs = load_seeds(a.pool)
     if not runs:
         raise SystemExit("gpt_char.py: error: no <run>.json in the --pool directories")
-    inc = {n: {s: _increments(r) for s, r in sorted(by.items())} for n, by in runs.items()}
-    print("Pooled over (seed, update) pairs; ± = standard error (ddof 1).\n")
+    first = a.pool_from
+    inc = {n: {s: _increments(r, first) for s, r in sorted(by.items())} for n, by in runs.items()}
+    since = f", updates and controls after step {first} or later" if first else ""
+    print(f"Pooled over (seed, update) pairs{since}; ± = standard error (ddof 1).\n")
     print(
         "| run | seeds | pairs | "
         + " | ".join(STAT_NAMES[k] for k in STATS)
@@ -439,11 +447,11 @@ def pooled_report(a: argparse.Namespace) -> None:
                     f"{_mse(np.array(per_seed))} ({_t_p(np.array(per_seed))}) | {_mse(cd)} "
                     f"({_t_p(cd)}) |"
                 )
-    plot_seeds(runs, a.plot)
+    plot_seeds(runs, a.plot, first)
     print(f"\nplot: {a.plot}")
 
 
-def plot_seeds(runs: dict[str, dict[int, dict[str, Any]]], path: Path) -> None:
+def plot_seeds(runs: dict[str, dict[int, dict[str, Any]]], path: Path, first: int = 0) -> None:
     """Left: loss around the updates minus its mean over the K steps before, averaged over all
     (seed, update) pairs (band: ± one standard error), per-seed means thin; right: the paired
     difference plain Adam − SMET around the updates."""
@@ -462,7 +470,8 @@ def plot_seeds(runs: dict[str, dict[int, dict[str, Any]]], path: Path) -> None:
     def rel_windows(r: dict[str, Any]) -> np.ndarray:
         w = r["args"].get("window", K)
         L = np.array(r["losses"])
-        win = [L[u - w : u + w] for u in r["updates"] if u >= w and u + w <= len(L)]
+        ups = [u for u in r["updates"] if u >= max(w, first) and u + w <= len(L)]
+        win = [L[u - w : u + w] for u in ups]
         return np.array([x - x[:w].mean() for x in win]).reshape(len(win), 2 * w)
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
@@ -502,7 +511,9 @@ def plot_seeds(runs: dict[str, dict[int, dict[str, Any]]], path: Path) -> None:
     a0 = next(iter(next(iter(runs.values())).values()))["args"]
     fig.suptitle(
         f"GPT (char), width {a0['width']}, density {a0['density']}, MagRan({a0['fraction']}) "
-        f"every {a0['every']} steps, lr {a0['lr']:g}: mean over seeds and updates ± s.e.",
+        f"every {a0['every']} steps, lr {a0['lr']:g}: mean over seeds and updates"
+        + (f" after step {first} or later" if first else "")
+        + " ± s.e.",
         fontsize=10,
     )
     fig.tight_layout()
@@ -520,6 +531,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="report the spike statistics pooled over the runs in these directories (one per "
         "seed); the plot goes to --plot",
+    )
+    p.add_argument(
+        "--pool-from",
+        type=int,
+        default=0,
+        metavar="STEP",
+        help="--pool: only the updates (and control midpoints) after step STEP or later",
     )
     p.add_argument("--text", type=Path, default=TEXT)
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "gpt_char")

@@ -181,6 +181,12 @@ def test_pooled_report_pairs_seeds(tmp_path, capsys):
     assert "+0.1000, +0.2000" in row
     assert row.endswith("| +0.0000 ± 0.0000 (—) |")
     assert (tmp_path / "p.png").stat().st_size > 0
+    # --pool-from 100: the updates after steps 120 and 160 of both seeds
+    a.pool_from = 100
+    g.pooled_report(a)
+    out = capsys.readouterr().out
+    row = next(x for x in out.splitlines() if x.startswith("| sparse_adam − sparse_smet | step"))
+    assert "+0.1500 ± 0.0289 (n=4, 4 > 0)" in row
     # one seed twice is refused
     a.pool = [dirs[0], dirs[0]]
     with pytest.raises(SystemExit, match="seed 0 of run sparse_adam appears twice"):
