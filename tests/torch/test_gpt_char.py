@@ -118,3 +118,76 @@ def test_sparse_gpt_with_magran_and_smet_learns_shakespeare(shakespeare):
     # measured 4.23 -> 2.63 (plain Adam instead of SMET: 2.59; the dense model with Adam at
     # the same lr: 2.80); unigram entropy of the text 3.31 nats, bigram 2.45
     assert r["val"] < 2.9, r["val"]
+
+
+def _experiment():
+    """experiments/gpt_char.py as a module (its spike statistics and pooled report)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "experiments" / "gpt_char.py"
+    spec = importlib.util.spec_from_file_location("gpt_char_experiment", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_spike_increments_by_hand():
+    np = pytest.importorskip("numpy")
+    g = _experiment()
+    losses = np.zeros(100)
+    losses[30] = 1.5  # step 31, inside the 15 steps up to step 40: before = 0.1
+    losses[40] = 1.0  # step 41, the first step after the update after step 40
+    losses[42] = 0.5
+    inc = g.spike_increments(losses, [5, 40, 90], k=15)  # 5 and 90 lack 15 steps on a side
+    assert inc["steps"].tolist() == [40]
+    assert inc["step1"] == pytest.approx([0.9])
+    assert inc["first5"] == pytest.approx([1.5 / 5 - 0.1])
+    assert inc["mean"] == pytest.approx([1.5 / 15 - 0.1])
+    assert inc["max"] == pytest.approx([0.9])
+    s = g.spike_stats(losses, [5, 40, 90], k=15)
+    assert s["n"] == 1 and s["step1_increase"] == pytest.approx(0.9)
+    assert g.spike_stats(losses, [5], k=15) == {"n": 0}
+
+
+def test_pooled_report_pairs_seeds(tmp_path, capsys):
+    np = pytest.importorskip("numpy")
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("scipy")
+    import json
+
+    g = _experiment()
+    updates = list(range(40, 201, 40))  # 40..160 have 15 steps on both sides: 4 updates
+    dirs = []
+    for seed, jump in ((0, 0.1), (1, 0.2)):
+        base = 3 - 0.001 * np.arange(200) + 0.01 * np.random.default_rng(seed).normal(size=200)
+        d = tmp_path / f"seed{seed}"
+        d.mkdir()
+        dirs.append(d)
+        for name, j in (("sparse_adam", jump), ("sparse_smet", 0.0)):
+            losses = base.copy()
+            losses[[u for u in updates if u < 200]] += j  # step u + 1
+            args = {"seed": seed, "window": 15, "width": 8, "density": 0.1}
+            args |= {"fraction": 0.3, "every": 40, "lr": 1e-3}
+            r = {"args": args, "losses": losses.tolist(), "updates": updates}
+            r["final_val_loss"] = 2.0 + j
+            (d / f"{name}.json").write_text(json.dumps(r))
+    a = g.parser().parse_args(["--pool", *map(str, dirs), "--plot", str(tmp_path / "p.png")])
+    g.pooled_report(a)
+    out = capsys.readouterr().out
+    # same base losses in both runs of a seed: the paired step +1 difference is the jump
+    # exactly, (0.1 + 0.2) / 2 over the 8 pairs, and 0 at the control midpoints
+    row = next(x for x in out.splitlines() if x.startswith("| sparse_adam − sparse_smet | step"))
+    assert "+0.1500 ± 0.0189 (n=8, 8 > 0)" in row
+    assert "+0.1000, +0.2000" in row
+    assert row.endswith("| +0.0000 ± 0.0000 (—) |")
+    assert (tmp_path / "p.png").stat().st_size > 0
+    # --pool-from 100: the updates after steps 120 and 160 of both seeds
+    a.pool_from = 100
+    g.pooled_report(a)
+    out = capsys.readouterr().out
+    row = next(x for x in out.splitlines() if x.startswith("| sparse_adam − sparse_smet | step"))
+    assert "+0.1500 ± 0.0289 (n=4, 4 > 0)" in row
+    # one seed twice is refused
+    a.pool = [dirs[0], dirs[0]]
+    with pytest.raises(SystemExit, match="seed 0 of run sparse_adam appears twice"):
+        g.pooled_report(a)
