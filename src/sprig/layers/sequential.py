@@ -7,7 +7,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..activations.relu import ReLU
+from .activation import ActivationLayer
 from .base import Backprop
+from .linear import SparseLinear
 from .tree import IndexedModule, Taps, Value, _is_node
 
 __all__ = ["Sequential", "Taps"]
@@ -17,10 +20,6 @@ def _fusable(layer: Any, nxt: Any) -> bool:
     """Whether ``layer`` is a :class:`SparseLinear` whose output feeds straight into
     ``nxt``, an ``ActivationLayer(ReLU())`` of the same width and dtype, both with their
     class's own ``forward`` (an instance that shadows ``forward`` is run as it is)."""
-    from ..activations.relu import ReLU
-    from .activation import ActivationLayer
-    from .linear import SparseLinear
-
     return (
         type(nxt) is ActivationLayer
         and type(nxt.activation) is ReLU
