@@ -65,9 +65,10 @@ SERIAL_WORK = 1 << 17
 PREFETCH_AHEAD = 8
 PREFETCH_BYTES = 1 << 19
 #: How many entries ahead backward-data prefetches the values it reads through the column
-#: permutation (``data[perm[p]]``, one scattered load per stored weight): without it those
-#: loads miss the cache on layers of a few hundred thousand entries and the product ran at
-#: ~60 % of the forward product's speed (single thread, 1024x1024 at density 0.4).
+#: permutation (``data[perm[p]]``, one scattered load per stored weight) when the value array
+#: exceeds PREFETCH_BYTES: without it those loads miss the cache on layers of a few hundred
+#: thousand entries and the product ran at ~60 % of the forward product's speed (single
+#: thread, 1024x1024 at density 0.4; benchmarks/kernel_revisions.py, docs/benchmarks.md).
 PERM_AHEAD = 32
 #: Largest gathered operand (bytes) a product reads in one pass. Above it the stored entries
 #: are processed by column panels (forward, weight gradient) or row panels (backward-data) so
@@ -208,6 +209,7 @@ def _spmm_t_cols(c0, c1, lo, hi, row_idx, perm, data, dYt, out, first):  # pragm
     n = dYt.shape[1]
     nnz = row_idx.shape[0]
     pf = dYt.shape[0] * n * dYt.itemsize > PREFETCH_BYTES
+    pf_perm = nnz * data.itemsize > PREFETCH_BYTES  # small value arrays stay in cache
     zero = out.dtype.type(0)
     for j in range(c0, c1):
         p = lo[j]
@@ -229,7 +231,7 @@ def _spmm_t_cols(c0, c1, lo, hi, row_idx, perm, data, dYt, out, first):  # pragm
             if pf and p + PREFETCH_AHEAD + 4 <= nnz:
                 for q in range(p + PREFETCH_AHEAD, p + PREFETCH_AHEAD + 4):
                     _prefetch_row(dYt, row_idx[q], n)
-            if p + PERM_AHEAD + 4 <= nnz:  # the scattered values data[perm[.]], ahead
+            if pf_perm and p + PERM_AHEAD + 4 <= nnz:  # the scattered data[perm[.]], ahead
                 for q in range(p + PERM_AHEAD, p + PERM_AHEAD + 4):
                     _prefetch1(data, perm[q])
             w0, w1 = data[perm[p]], data[perm[p + 1]]
