@@ -7,7 +7,9 @@ temporary folder and times, for each overall density and round, one training epo
 sources, once with this checkout's — alternating which goes first. Each subprocess warms the
 JIT on a short epoch first, so compile time is not counted. Reported: the median seconds per
 50,000-sample epoch of each revision and their ratio (``current / base``: below 1 is faster),
-with the machine's load average before and after.
+with the machine's load average before and after. The process CPU time of the epoch is
+reported too (all threads): on a shared machine it is less sensitive than wall time to
+other processes holding the cores.
 
     python benchmarks/revisions.py --densities 0.01 0.1 --samples 10000 --repeats 3
     python benchmarks/revisions.py --base HEAD~5 --threads 1
@@ -39,19 +41,23 @@ x, y, _ = M.load_data(samples, 0)
 data = Dataset(x, y, x[:0], y[:0], num_classes=10, name="bench")
 warm = Dataset(x[:1000], y[:1000], x[:0], y[:0], num_classes=10, name="warm")
 M.run_sprig(warm, density, 0)
+cpu0 = time.process_time()
 seconds, _ = M.run_sprig(data, density, 0)
-print(json.dumps({"seconds": seconds * M.EPOCH_SAMPLES / samples}))
+cpu = time.process_time() - cpu0
+scale = M.EPOCH_SAMPLES / samples
+print(json.dumps({"seconds": seconds * scale, "cpu_seconds": cpu * scale}))
 """
 
 
-def epoch_seconds(src: Path, density: float, samples: int, threads: int) -> float:
+def epoch_seconds(src: Path, density: float, samples: int, threads: int) -> tuple[float, float]:
     env = {**os.environ, "PYTHONPATH": str(src), "PYTHONUNBUFFERED": "1"}
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(ROOT / "benchmarks"), str(density), str(samples),
          str(threads)],
         capture_output=True, text=True, env=env, check=True,
     )  # fmt: skip
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(got["seconds"]), float(got["cpu_seconds"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,13 +76,16 @@ def main(argv: list[str] | None = None) -> int:
         try:
             trees = {"base": base / "src", "current": ROOT / "src"}
             times: dict[tuple[str, float], list[float]] = {}
+            cpus: dict[tuple[str, float], list[float]] = {}
             for r in range(args.repeats):
                 for d in args.densities:
                     order = list(trees) if r % 2 == 0 else list(reversed(trees))
                     for name in order:
-                        s = epoch_seconds(trees[name], d, args.samples, args.threads)
+                        s, c = epoch_seconds(trees[name], d, args.samples, args.threads)
                         times.setdefault((name, d), []).append(s)
-                        print(f"round {r + 1} density {d} {name}: {s:.3f} s/epoch", flush=True)
+                        cpus.setdefault((name, d), []).append(c)
+                        print(f"round {r + 1} density {d} {name}: {s:.3f} s/epoch "
+                              f"({c:.3f} s CPU)", flush=True)  # fmt: skip
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
                            check=False)  # fmt: skip
@@ -84,12 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nbase {args.base} vs current checkout; {args.threads} threads; "
           f"{args.samples} samples extrapolated to 50,000; median of {args.repeats} rounds; "
           f"load average before {load0[0]:.2f}, after {load1[0]:.2f}")  # fmt: skip
-    print("| density | base s/epoch | current s/epoch | current / base |")
-    print("|---|---|---|---|")
+    print("| density | base s/epoch | current s/epoch | current / base | base CPU s | "
+          "current CPU s | CPU current / base |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     for d in args.densities:
         b = statistics.median(times[("base", d)])
         c = statistics.median(times[("current", d)])
-        print(f"| {d} | {b:.3f} | {c:.3f} | {c / b:.3f} |")
+        bc = statistics.median(cpus[("base", d)])
+        cc = statistics.median(cpus[("current", d)])
+        print(f"| {d} | {b:.3f} | {c:.3f} | {c / b:.3f} | {bc:.3f} | {cc:.3f} | {cc / bc:.3f} |")
+    print(
+        "CPU = process CPU time of the epoch (all threads, spinning included), scaled the "
+        "same way: less sensitive than wall time to other processes holding the cores."
+    )
     return 0
 
 

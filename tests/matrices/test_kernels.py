@@ -36,6 +36,19 @@ def test_products_equal_dense_reference(dtype, W, n, seed):
     np.testing.assert_allclose(g, dense_grad[W.row_of, W.indices], atol=tol * 10, rtol=tol)
 
 
+def test_backward_data_with_prefetched_values_equals_dense_reference():
+    # more stored values than PREFETCH_BYTES: the permuted values are prefetched
+    from sprig.matrices import kernels
+
+    rng = np.random.default_rng(4)
+    nnz = kernels.PREFETCH_BYTES // 4 + 1000
+    W = CSRMatrix.random((700, 600), nnz=nnz, rng=rng, values=lambda n, r: r.standard_normal(n))
+    W = W.astype(np.float32)
+    dYt = rng.standard_normal((700, 3)).astype(np.float32)
+    expected = W.toarray().astype(np.float64).T @ dYt
+    np.testing.assert_allclose(W.rmatmul_fm(dYt), expected, rtol=1e-4, atol=1e-4)
+
+
 def test_empty_matrix_and_no_bias():
     W = CSRMatrix.random((5, 7), nnz=0, rng=np.random.default_rng(0))
     Xt = np.ones((7, 3), np.float32)

@@ -278,9 +278,9 @@ class SparseLinear(_AffineBase):
         the product kernel (no extra pass, no pre-activation array kept), and ``backprop(dY)``
         takes the gradient with respect to that ``Y``: it applies the ReLU derivative
         ``dZ = dY ⊙ 1[Y > 0]`` **in place on dY** inside the weight-gradient kernel, then
-        ``dW``, ``db`` and ``dX`` use ``dZ``. A container pairs ``SparseLinear`` with the next
-        ``ActivationLayer(ReLU())`` this way and skips that layer (its ``dY`` then holds ``dZ``
-        after backprop, which is the gradient RigL's taps want for this weight).
+        ``dW``, ``db`` and ``dX`` use ``dZ``. :class:`~sprig.layers.Sequential` pairs
+        ``SparseLinear`` with a directly following ``ActivationLayer(ReLU())`` this way (not
+        in forward passes that record taps) and never hands it the caller's gradient array.
         """
         check_input(X, self.in_features, self.dtype, self)
         if activation not in (None, "relu"):

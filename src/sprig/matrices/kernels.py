@@ -64,6 +64,12 @@ SERIAL_WORK = 1 << 17
 #: the size of the gathered dense operand above which they do (smaller ones stay in L2).
 PREFETCH_AHEAD = 8
 PREFETCH_BYTES = 1 << 19
+#: How many entries ahead backward-data prefetches the values it reads through the column
+#: permutation (``data[perm[p]]``, one scattered load per stored weight) when the value array
+#: exceeds PREFETCH_BYTES: without it those loads miss the cache on layers of a few hundred
+#: thousand entries and the product ran at ~60 % of the forward product's speed (single
+#: thread, 1024x1024 at density 0.4; benchmarks/kernel_revisions.py, docs/benchmarks.md).
+PERM_AHEAD = 32
 #: Largest gathered operand (bytes) a product reads in one pass. Above it the stored entries
 #: are processed by column panels (forward, weight gradient) or row panels (backward-data) so
 #: that the slice of the gathered operand a panel uses stays in the last-level cache while
@@ -104,6 +110,25 @@ def _prefetch(typingctx, arr, row, col):  # pragma: no cover - compile-time
         r = context.cast(builder, args[1], rowty, types.intp)
         c = context.cast(builder, args[2], colty, types.intp)
         ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [r, c], wraparound=False)
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [cgutils.voidptr_t], fnty)
+        builder.call(fn, [builder.bitcast(ptr, cgutils.voidptr_t), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _prefetch1(typingctx, arr, i):  # pragma: no cover - compile-time
+    """``llvm.prefetch`` (read, high locality) of the cache line holding ``arr[i]`` (1-D)."""
+    sig = types.void(arr, i)
+
+    def codegen(context, builder, signature, args):
+        aryty, ity = signature.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        idx = context.cast(builder, args[1], ity, types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [idx], wraparound=False)
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
         fn = builder.module.declare_intrinsic("llvm.prefetch", [cgutils.voidptr_t], fnty)
@@ -184,6 +209,7 @@ def _spmm_t_cols(c0, c1, lo, hi, row_idx, perm, data, dYt, out, first):  # pragm
     n = dYt.shape[1]
     nnz = row_idx.shape[0]
     pf = dYt.shape[0] * n * dYt.itemsize > PREFETCH_BYTES
+    pf_perm = nnz * data.itemsize > PREFETCH_BYTES  # small value arrays stay in cache
     zero = out.dtype.type(0)
     for j in range(c0, c1):
         p = lo[j]
@@ -205,6 +231,9 @@ def _spmm_t_cols(c0, c1, lo, hi, row_idx, perm, data, dYt, out, first):  # pragm
             if pf and p + PREFETCH_AHEAD + 4 <= nnz:
                 for q in range(p + PREFETCH_AHEAD, p + PREFETCH_AHEAD + 4):
                     _prefetch_row(dYt, row_idx[q], n)
+            if pf_perm and p + PERM_AHEAD + 4 <= nnz:  # the scattered data[perm[.]], ahead
+                for q in range(p + PERM_AHEAD, p + PERM_AHEAD + 4):
+                    _prefetch1(data, perm[q])
             w0, w1 = data[perm[p]], data[perm[p + 1]]
             w2, w3 = data[perm[p + 2]], data[perm[p + 3]]
             i0, i1, i2, i3 = row_idx[p], row_idx[p + 1], row_idx[p + 2], row_idx[p + 3]

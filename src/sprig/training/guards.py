@@ -20,8 +20,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 
 class DivergenceGuard:
     """Detects explosive but finite growth of the loss or the weights (module docstring)."""
@@ -48,9 +46,8 @@ class DivergenceGuard:
                 f"{self.start:.3g}) for {self.patience} batches"
             )
         for name, p in params.items():
-            v = p.value
-            if v.size and max(float(np.max(v)), -float(np.min(v))) > self.weight_limit:
-                big = max(float(np.max(v)), -float(np.min(v)))
+            v = p.value  # ndarray.max/min: half the call overhead of np.max/np.min per step
+            if v.size and (big := max(float(v.max()), -float(v.min()))) > self.weight_limit:
                 return (
                     f"parameter {name} reached magnitude {big:.3g}, beyond the float32-safe "
                     f"{self.weight_limit:.0e}"
