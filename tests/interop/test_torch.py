@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch.nn") and pytest.importorskip("torch")
 
 from sprig.interop.torch import SprigSparseLinear, _SparseLinearFn  # noqa: E402
 from sprig.matrices import CSRMatrix  # noqa: E402

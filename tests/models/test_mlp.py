@@ -55,7 +55,7 @@ def test_sparse_gradients_equal_dense_network_at_the_pattern():
 
 
 def test_gradients_and_one_optimizer_step_equal_torch():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch.nn") and pytest.importorskip("torch")
     sparse, _ = sparse_and_dense(seed=3)
     rng = np.random.default_rng(4)
     X = rng.standard_normal((5, 12))

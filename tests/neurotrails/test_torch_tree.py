@@ -3,7 +3,7 @@ GPT split, sparsified tree trained by sprig.torch's TopologyUpdater with NeuroTr
 
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch.nn") and pytest.importorskip("torch")
 
 from torch import nn  # noqa: E402
 

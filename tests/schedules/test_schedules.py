@@ -73,7 +73,7 @@ def test_step_based_formula():
 
 
 def _torch_lrs(make_scheduler, n, lr=0.5):
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch.nn") and pytest.importorskip("torch")
     p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
     opt = torch.optim.SGD([p], lr=lr)
     sched = make_scheduler(torch.optim.lr_scheduler, opt)

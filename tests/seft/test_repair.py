@@ -64,7 +64,7 @@ def test_seft_repairs_a_post_training_pruned_sprig_model(tmp_path, method) -> No
 
 @pytest.fixture
 def one_torch_thread():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch.nn") and pytest.importorskip("torch")
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

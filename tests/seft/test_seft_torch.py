@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch.nn") and pytest.importorskip("torch")
 
 from sprig.seft import torch as ST  # noqa: E402
 from sprig.torch import SparseLinear, TopologyUpdater  # noqa: E402

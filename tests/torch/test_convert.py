@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch.nn") and pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from sprig.errors import ConfigError  # noqa: E402

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch.nn") and pytest.importorskip("torch")
 
 from sprig.errors import ConfigError, DataError  # noqa: E402
 from sprig.torch.data import CharDataset  # noqa: E402

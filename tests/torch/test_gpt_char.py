@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch.nn") and pytest.importorskip("torch")
 
 import sprig.torch as st  # noqa: E402
 from sprig.sparsity.algorithms import magran  # noqa: E402

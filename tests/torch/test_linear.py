@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip("torch.nn") and pytest.importorskip("torch")
 
 from sprig.matrices import CSRMatrix  # noqa: E402
 from sprig.torch import SparseLinear  # noqa: E402

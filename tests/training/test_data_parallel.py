@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+pytest.importorskip("torch.nn")
 
 WORKER = Path(__file__).with_name("dp_worker.py")
 
