@@ -71,6 +71,22 @@ class Ops(ABC):
         place** where ``mask <= 0`` (the derivative of a fused ReLU whose output is ``mask``).
         """
 
+    def backward(
+        self,
+        topo: Any,
+        values: Any,
+        dYt: Any,
+        Xt: Any,
+        *,
+        out: Any = None,
+        row_sums: Any = None,
+        mask: Any = None,
+    ) -> tuple[Any, Any]:
+        """Both backward products, ``(sddmm(topo, dYt, Xt, out=, row_sums=, mask=),
+        spmm_t(topo, values, dYt))``; a backend may fuse them (NumPy: one pass)."""
+        grad = self.sddmm(topo, dYt, Xt, out=out, row_sums=row_sums, mask=mask)
+        return grad, self.spmm_t(topo, values, dYt)
+
     @abstractmethod
     def edit(
         self, topo: Any, drop: Any = (), add_rows: Any = (), add_cols: Any = ()

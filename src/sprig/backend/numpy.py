@@ -56,6 +56,19 @@ class NumpyOps(Ops):
     ) -> np.ndarray:
         return topo.sampled_fm(dYt, Xt, out=out, row_sums=row_sums, mask=mask)
 
+    def backward(
+        self,
+        topo: CSRMatrix,
+        values: Any,
+        dYt: Any,
+        Xt: Any,
+        *,
+        out: Any = None,
+        row_sums: Any = None,
+        mask: Any = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return topo.backward_fm(dYt, Xt, out, data=values, row_sums=row_sums, mask=mask)
+
     def edit(
         self, topo: CSRMatrix, drop: Any = (), add_rows: Any = (), add_cols: Any = ()
     ) -> tuple[CSRMatrix, Remap]:

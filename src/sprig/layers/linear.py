@@ -297,11 +297,17 @@ class SparseLinear(_AffineBase):
         def backprop(dY: FloatArray) -> FloatArray | None:
             if not dY.flags.c_contiguous:
                 dY = np.ascontiguousarray(dY)
-            # db = dY 1 (and the fused ReLU's derivative) in the same pass
-            ops.sddmm(W, dY, X, out=gW, row_sums=gb, mask=Y if relu else None)
+            # db = dY 1 (and the fused ReLU's derivative) in the same pass; with the input
+            # gradient, both products in one pass (ops.backward)
+            mask = Y if relu else None
+            dX = None
+            if input_grad:
+                dX = ops.backward(W, We, dY, X, out=gW, row_sums=gb, mask=mask)[1]
+            else:
+                ops.sddmm(W, dY, X, out=gW, row_sums=gb, mask=mask)
             if R is not None:
                 np.multiply(gW, R, out=gW)
-            return ops.spmm_t(W, We, dY) if input_grad else None
+            return dX
 
         return Y, backprop
 

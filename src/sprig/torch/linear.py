@@ -90,12 +90,18 @@ class _SprigPath:
         W, Xt, fm_in = saved
         dYt = _fm(dY2)
         dX = dW = db = None
-        if needs[1] or needs[2]:  # first, while Xt and dYt are in cache
+        vals = values.detach().numpy()
+        dXt = None
+        if needs[1] or needs[2]:
             sums = np.empty(W.shape[0], dtype=dYt.dtype)
-            dW = torch.from_numpy(W.sampled_fm(dYt, Xt, row_sums=sums))
-            db = torch.from_numpy(sums)
+            if needs[0]:  # both products in one pass
+                gW, dXt = _NUMPY.backward(W, vals, dYt, Xt, row_sums=sums)
+            else:
+                gW = W.sampled_fm(dYt, Xt, row_sums=sums)
+            dW, db = torch.from_numpy(gW), torch.from_numpy(sums)
         if needs[0]:
-            dXt = _NUMPY.spmm_t(W, values.detach().numpy(), dYt)
+            if dXt is None:
+                dXt = _NUMPY.spmm_t(W, vals, dYt)
             # A transposed view, as the forward output, for a feature-major input: element-wise
             # ops keep that layout, so between stacked sparse layers activations and gradients
             # pass without copies. Batch-major for a batch-major input.
