@@ -204,3 +204,30 @@ def test_batch_major_input_gets_a_batch_major_gradient(n):
     mask = W != 0
     torch.testing.assert_close(layer.values.grad, (dY.T @ X.detach())[mask])
     torch.testing.assert_close(layer.bias.grad, dY.sum(0))
+
+
+def test_sprig_kernels_follow_torchs_thread_count(monkeypatch):
+    # the CPU products run with torch.get_num_threads() Numba threads and restore the setting
+    import numba
+
+    import sprig.torch.linear as L
+
+    seen = []
+    real = L._NUMPY.spmm
+
+    def spy(*a, **k):
+        seen.append(numba.get_num_threads())
+        return real(*a, **k)
+
+    monkeypatch.setattr(L._NUMPY, "spmm", spy)
+    layer = SparseLinear(8, 4, density=0.5)
+    before_torch, before_numba = torch.get_num_threads(), numba.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        numba.set_num_threads(min(2, numba.config.NUMBA_NUM_THREADS))
+        layer(torch.randn(3, 8))
+        assert seen == [1]
+        assert numba.get_num_threads() == min(2, numba.config.NUMBA_NUM_THREADS)
+    finally:
+        torch.set_num_threads(before_torch)
+        numba.set_num_threads(before_numba)

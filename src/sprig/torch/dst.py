@@ -56,7 +56,7 @@ from ..errors import ConfigError
 from ..sparsity import algorithms as A
 from ..sparsity.info import GradientSample, LayerInfo
 from . import distributed as D
-from .linear import SparseLinear
+from .linear import SparseLinear, torch_threads
 
 __all__ = ["TopologyUpdater"]
 
@@ -172,7 +172,11 @@ class TopologyUpdater:
         per-layer statistics (``{name: UpdateStats}`` under ``"layers"``) or ``None``."""
         self.t += 1
         due, t = self._due(self.t)
-        out = self.update(t) if due else None
+        if due:
+            with torch_threads():  # sprig's CPU kernels at PyTorch's thread count
+                out = self.update(t)
+        else:
+            out = None
         self._arm()
         return out
 

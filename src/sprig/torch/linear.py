@@ -35,6 +35,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import numba
 import numpy as np
 import torch
 from torch import nn
@@ -50,6 +51,32 @@ __all__ = ["SparseLinear"]
 _NUMPY = NumpyOps()
 _TORCH = TorchOps()
 KERNELS = ("auto", "sprig", "torch")
+_CEILING = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+
+
+class torch_threads:  # lower case: used like a function, ``with torch_threads():``
+    """Run sprig's Numba kernels with PyTorch's intra-op thread count
+    (``torch.get_num_threads()``, at most Numba's ceiling) inside the block, so that
+    ``torch.set_num_threads`` governs the sparse layers as it governs PyTorch's own ops.
+
+    Without it the kernels used Numba's default (every core) beside a PyTorch set to one
+    thread: with another process on the second core, each parallel region then waited for a
+    descheduled worker (a GPT step at width 256 took 1.9 s sparse vs 0.8 s dense, one torch
+    thread, one other process; ``benchmarks/gpt_step.py``). Numba's setting is per calling
+    thread and restored on exit; results do not depend on the thread count.
+    """
+
+    __slots__ = ("old",)
+
+    def __enter__(self) -> None:
+        n = min(torch.get_num_threads(), _CEILING)
+        self.old = numba.get_num_threads()
+        if n != self.old:
+            numba.set_num_threads(n)
+
+    def __exit__(self, *exc: object) -> None:
+        if numba.get_num_threads() != self.old:
+            numba.set_num_threads(self.old)
 
 
 def _fm(t: torch.Tensor) -> np.ndarray:
@@ -142,7 +169,11 @@ class _SparseLinearFn(torch.autograd.Function):
         layer: SparseLinear,
         path: Any,
     ) -> torch.Tensor:
-        Y2, saved = path.forward(layer, X2, values, bias)
+        if path is _SprigPath:
+            with torch_threads():
+                Y2, saved = path.forward(layer, X2, values, bias)
+        else:
+            Y2, saved = path.forward(layer, X2, values, bias)
         ctx.path, ctx.saved, ctx.layer = path, saved, layer
         ctx.has_bias = bias is not None
         ctx.save_for_backward(values)
@@ -157,7 +188,11 @@ class _SparseLinearFn(torch.autograd.Function):
             ctx.needs_input_grad[1],
             ctx.has_bias and ctx.needs_input_grad[2],
         )
-        dX, dW, db, sample = ctx.path.backward(ctx.saved, values, dY2, needs)
+        if ctx.path is _SprigPath:
+            with torch_threads():
+                dX, dW, db, sample = ctx.path.backward(ctx.saved, values, dY2, needs)
+        else:
+            dX, dW, db, sample = ctx.path.backward(ctx.saved, values, dY2, needs)
         layer = ctx.layer
         if layer._record_sample:
             layer._sample = sample
