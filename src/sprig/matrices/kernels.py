@@ -441,6 +441,10 @@ def _sddmm(blocks, starts, indices, dYt, Xt, out, row_sums, mask):  # pragma: no
 def _backward(  # pragma: no cover - jitted
     col_blocks, row_blocks, col_ptr, row_idx, perm, data, dYt, Xt, grad, dXt, sums, mask
 ):
+    # Two parallel loops, one after the other (each ends at a barrier): the first masks dYt
+    # in place and writes the row sums, the second reads any row of dYt. Their ranges come
+    # from different arrays, so Numba does not fuse them (tests/matrices/test_fused_backward.py
+    # checks the masked result against the dense reference at 1 and 2 threads).
     if sums.shape[0] > 0 or mask.shape[0] > 0:
         for blk in nb.prange(len(row_blocks) - 1):
             _mask_sums_rows(row_blocks[blk], row_blocks[blk + 1], dYt, sums, mask)
