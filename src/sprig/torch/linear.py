@@ -61,8 +61,9 @@ class torch_threads:  # lower case: used like a function, ``with torch_threads()
 
     Without it the kernels used Numba's default (every core) beside a PyTorch set to one
     thread: with another process on the second core, each parallel region then waited for a
-    descheduled worker (a GPT step at width 256 took 1.9 s sparse vs 0.8 s dense, one torch
-    thread, one other process; ``benchmarks/gpt_step.py``). Numba's setting is per calling
+    descheduled worker (a GPT step at width 256 took 1.9 s sparse vs 0.9 s dense, one torch
+    thread, another run beside it; ``experiments/gpt_char.py``, docs/results.md §5a). Numba's
+    setting is per calling
     thread and restored on exit; results do not depend on the thread count.
     """
 
