@@ -483,20 +483,13 @@ class CSRMatrix:
         ~0.65x the time of the two products, docs/benchmarks.md). Equal to the two separate
         products up to rounding; by those two products when either would run by panels.
         """
-        kernels._check_fm("dYt", dYt, self.shape[0], self.dtype)
-        kernels._check_fm("Xt", Xt, self.shape[1], self.dtype)
+        self._check_gradient_operands(dYt, Xt, row_sums, mask)
         n = Xt.shape[1]
         if kernels.n_panels(self.shape[1], n, Xt.itemsize) > 1 or (
-            kernels.n_panels(self.shape[0], dYt.shape[1], dYt.itemsize) > 1
+            kernels.n_panels(self.shape[0], n, dYt.itemsize) > 1
         ):
             grad = self.sampled_fm(dYt, Xt, out, row_sums=row_sums, mask=mask)
             return grad, self.rmatmul_fm(dYt, data=data)
-        if dYt.shape[1] != n:
-            raise ValueError(f"batch sizes differ: dYt {dYt.shape} vs Xt {Xt.shape}")
-        if row_sums is not None and row_sums.shape != (self.shape[0],):
-            raise ValueError(f"row_sums must have shape ({self.shape[0]},)")
-        if mask is not None and (mask.shape != dYt.shape or mask.dtype != self.dtype):
-            raise ValueError(f"mask {mask.shape} must have the shape and dtype of dYt {dYt.shape}")
         col_ptr, row_idx, perm, col_blocks = self.csc
         return kernels.backward(
             col_blocks,
@@ -511,6 +504,25 @@ class CSRMatrix:
             row_sums=row_sums,
             mask=mask,
         )
+
+    def _check_gradient_operands(
+        self,
+        dYt: FloatArray,
+        Xt: FloatArray,
+        row_sums: FloatArray | None,
+        mask: FloatArray | None,
+    ) -> None:
+        """The checks of :meth:`sampled_fm` and :meth:`backward_fm`."""
+        kernels._check_fm("dYt", dYt, self.shape[0], self.dtype)
+        kernels._check_fm("Xt", Xt, self.shape[1], self.dtype)
+        if dYt.shape[1] != Xt.shape[1]:
+            raise ValueError(f"batch sizes differ: dYt {dYt.shape} vs Xt {Xt.shape}")
+        if row_sums is not None and row_sums.shape != (self.shape[0],):
+            raise ValueError(f"row_sums must have shape ({self.shape[0]},)")
+        if mask is not None:
+            kernels._check_fm("mask", mask, self.shape[0], self.dtype)
+            if mask.shape != dYt.shape:
+                raise ValueError(f"mask {mask.shape} must have the shape of dYt {dYt.shape}")
 
     def _values(self, data: FloatArray | None) -> FloatArray:
         if data is None:
@@ -534,16 +546,7 @@ class CSRMatrix:
         (optional, shape of ``dYt``): first ``dYt[mask <= 0] = 0`` **in place** — the
         derivative of a ReLU fused into :meth:`matmul_fm`, whose output is the mask.
         """
-        kernels._check_fm("dYt", dYt, self.shape[0], self.dtype)
-        kernels._check_fm("Xt", Xt, self.shape[1], self.dtype)
-        if dYt.shape[1] != Xt.shape[1]:
-            raise ValueError(f"batch sizes differ: dYt {dYt.shape} vs Xt {Xt.shape}")
-        if row_sums is not None and row_sums.shape != (self.shape[0],):
-            raise ValueError(f"row_sums must have shape ({self.shape[0]},)")
-        if mask is not None:
-            kernels._check_fm("mask", mask, self.shape[0], self.dtype)
-            if mask.shape != dYt.shape:
-                raise ValueError(f"mask {mask.shape} must have the shape of dYt {dYt.shape}")
+        self._check_gradient_operands(dYt, Xt, row_sums, mask)
         starts = self.panels(kernels.n_panels(self.shape[1], Xt.shape[1], Xt.itemsize))
         return kernels.sddmm(
             self.row_blocks,

@@ -264,15 +264,8 @@ def _sddmm_rows(r0, r1, lo, hi, indices, dYt, Xt, out, row_sums, mask, first):  
     sums = row_sums.shape[0] > 0
     masked = mask.shape[0] > 0
     for i in range(r0, r1):
-        if first and masked:
-            for t in range(n):
-                if not mask[i, t] > zero:
-                    dYt[i, t] = zero
-        if first and sums:  # the bias gradient dY 1
-            s = zero
-            for t in range(n):
-                s += dYt[i, t]
-            row_sums[i] = s
+        if first and (masked or sums):  # the ReLU derivative, then the bias gradient dY 1
+            _mask_sums_rows(i, i + 1, dYt, row_sums, mask)
         k = lo[i]
         end = hi[i]
         while k + 4 <= end:  # four dot products share each load of dYt[i, t]
@@ -363,7 +356,7 @@ def _backward_cols(c0, c1, col_ptr, row_idx, perm, data, dYt, Xt, grad, dXt):  #
             p += 1
 
 
-@nb.njit(**_JIT)
+@nb.njit(inline="always", **_JIT)
 def _mask_sums_rows(r0, r1, dYt, row_sums, mask):  # pragma: no cover - jitted
     # dYt[i, mask[i] <= 0] = 0 in place (a fused ReLU's derivative), then row_sums[i] = dYt[i] 1.
     n = dYt.shape[1]
