@@ -170,10 +170,7 @@ class _SparseLinearFn(torch.autograd.Function):
         layer: SparseLinear,
         path: Any,
     ) -> torch.Tensor:
-        if path is _SprigPath:
-            with torch_threads():
-                Y2, saved = path.forward(layer, X2, values, bias)
-        else:
+        with torch_threads():  # sprig's kernels (the sprig path) at PyTorch's thread count
             Y2, saved = path.forward(layer, X2, values, bias)
         ctx.path, ctx.saved, ctx.layer = path, saved, layer
         ctx.has_bias = bias is not None
@@ -189,10 +186,7 @@ class _SparseLinearFn(torch.autograd.Function):
             ctx.needs_input_grad[1],
             ctx.has_bias and ctx.needs_input_grad[2],
         )
-        if ctx.path is _SprigPath:
-            with torch_threads():
-                dX, dW, db, sample = ctx.path.backward(ctx.saved, values, dY2, needs)
-        else:
+        with torch_threads():
             dX, dW, db, sample = ctx.path.backward(ctx.saved, values, dY2, needs)
         layer = ctx.layer
         if layer._record_sample:
