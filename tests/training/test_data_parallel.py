@@ -76,3 +76,18 @@ def test_torchrun_sprig_train_equals_one_process(tmp_path):
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)
         elif k != "__meta__":
             np.testing.assert_allclose(a[k], b[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_shutdown_destroys_the_group_and_is_idempotent(tmp_path):
+    """``init_from_env`` registers ``shutdown`` at exit: a process leaving with a live gloo
+    group can abort in gloo's threads during teardown (SIGABRT, seen in CI)."""
+    import torch.distributed as dist
+
+    from sprig.training.distributed import shutdown
+
+    shutdown()  # no group: nothing to do
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'g'}", rank=0, world_size=1)
+    assert dist.is_initialized()
+    shutdown()
+    assert not dist.is_initialized()
+    shutdown()

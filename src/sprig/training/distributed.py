@@ -23,6 +23,7 @@ the metrics are rank 0's slice; evaluation runs on the full test set on every ra
 
 from __future__ import annotations
 
+import atexit
 import os
 import zlib
 from typing import Any
@@ -63,7 +64,22 @@ def init_from_env() -> tuple[int, int]:
         ) from None
     if not dist.is_initialized():
         dist.init_process_group("gloo")
+        # a process that exits with the group alive can abort in gloo's worker threads
+        # during interpreter teardown ("terminate called without an active exception",
+        # SIGABRT): the group this function created is destroyed first
+        atexit.register(shutdown)
     return dist.get_rank(), dist.get_world_size()
+
+
+def shutdown() -> None:
+    """Destroy the process group, if one is initialised (no-op otherwise; idempotent).
+    :func:`init_from_env` registers it to run at exit; call it earlier to leave the group."""
+    try:
+        import torch.distributed as dist
+    except ImportError:
+        return
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def shard(n: int, rank: int, size: int) -> slice:
