@@ -12,6 +12,18 @@ Variants (each checked against the masked dense layer first, then timed):
 * ``sprig``: sprig's own :class:`sprig.layers.SparseLinear` (feature-major NumPy, no autograd),
   the cost floor; the ratio ``torch(sprig) / sprig`` is the cost of the PyTorch boundary.
 
+Two floors of that boundary, timed in the same rounds:
+
+* ``layout floor``: the native layer plus the three layout changes a batch-major caller
+  needs (``X`` and ``dY`` to feature-major, ``dX`` back), by sprig's tiled
+  :func:`~sprig.matrices.kernels_bm.transpose`, with no autograd at all;
+* ``autograd floor``: PyTorch's own cost of a custom layer: an ``nn.Module`` whose
+  ``torch.autograd.Function`` returns preallocated results (no product, no copy), with the
+  same parameters, input and output gradient.
+
+``(layout floor + autograd floor) / sprig`` bounds what ``torch(sprig) / sprig`` can reach with
+feature-major kernels behind a batch-major boundary.
+
 One call = forward, then backward of ``dY`` (input gradient, weight gradient at the stored
 positions, bias gradient). Rounds interleave the variants; the table gives medians over rounds
 of the time per call (process CPU time by default, ``--clock wall`` for wall time: the
@@ -39,6 +51,7 @@ import _report
 
 import sprig
 from sprig.layers import SparseLinear as NativeSparseLinear
+from sprig.matrices.kernels_bm import transpose
 from sprig.torch import SparseLinear
 
 IN, OUT, BATCH = 3072, 1024, 100
@@ -100,6 +113,44 @@ def variants(density: float, seed: int = 0, shape: tuple[int, ...] = (BATCH, IN,
         dX = back(dYt)
         return Y, dX, native.weight_grad
 
+    Xb, dYb = X.numpy().reshape(-1, n_in), dY.numpy().reshape(-1, n_out)
+
+    def run_layout_floor():
+        Y, back = native.forward(transpose(Xb), train=True)
+        dX = transpose(back(transpose(dYb)))
+        return Y, dX, native.weight_grad
+
+    pre_Yt = np.zeros((n_out, Xb.shape[0]), np.float32)
+    pre_dX = np.zeros(Xb.shape, np.float32)
+    pre_gW = np.zeros(W.nnz, np.float32)
+    pre_gb = np.zeros(n_out, np.float32)
+
+    class NoProduct(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, X2, values, bias):
+            return torch.from_numpy(pre_Yt).T
+
+        @staticmethod
+        def backward(ctx, dY2):
+            return torch.from_numpy(pre_dX), torch.from_numpy(pre_gW), torch.from_numpy(pre_gb)
+
+    class NoProductLayer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.values = nn.Parameter(layer.values.detach().clone())
+            self.bias = nn.Parameter(torch.zeros(n_out))
+
+        def forward(self, X):
+            Y2 = NoProduct.apply(X.reshape(-1, n_in), self.values, self.bias)
+            return Y2.reshape(*X.shape[:-1], n_out)
+
+    noop = NoProductLayer()
+
+    def run_autograd_floor():
+        Xg.grad = None
+        noop.zero_grad()
+        noop(Xg).backward(dY)
+
     def flat(t, n):
         return t.detach().numpy().reshape(-1, n)
 
@@ -113,12 +164,17 @@ def variants(density: float, seed: int = 0, shape: tuple[int, ...] = (BATCH, IN,
     Yn, dXn, dWn = run_native()
     for a, b in zip((Yn.T, dXn.T, dWn), ref, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
+    Yf, dXf, dWf = run_layout_floor()
+    for a, b in zip((Yf.T, dXf, dWf), ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
     return {
         "masked": run_masked,
         "torch(sprig)": run_layer("sprig"),
         "torch(native)": run_layer("torch"),
         "torch(sprig) stacked": run_stacked,
         "sprig": run_native,
+        "layout floor": run_layout_floor,
+        "autograd floor": run_autograd_floor,
     }
 
 
@@ -154,12 +210,16 @@ def main() -> None:
                 times[name].append((clock() - t0) / args.reps)
         return {k: float(np.median(v)) for k, v in times.items()}
 
+    def floor(med):
+        return med["layout floor"] + med["autograd floor"]
+
     def show(label, med):
         print(
             f"{label}: "
             + ", ".join(f"{k} {v * 1e3:.2f} ms" for k, v in med.items())
             + f"; masked/torch(sprig) {med['masked'] / med['torch(sprig)']:.1f}x, "
-            f"torch(sprig)/sprig {med['torch(sprig)'] / med['sprig']:.2f}x",
+            f"torch(sprig)/sprig {med['torch(sprig)'] / med['sprig']:.2f}x, "
+            f"floor/sprig {floor(med) / med['sprig']:.2f}x",
             flush=True,
         )
 
@@ -195,8 +255,9 @@ def main() -> None:
         "| density | masked nn.Linear (ms) | SparseLinear sprig kernels (ms) | "
         "SparseLinear torch.sparse (ms) | sprig native (ms) | masked / SparseLinear | "
         "SparseLinear / sprig native | SparseLinear in a sparse stack (ms) | "
-        "masked / stacked | stacked / sprig native |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "masked / stacked | stacked / sprig native | layout floor (ms) | autograd floor (ms) | "
+        "floors / sprig native |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for d, m in rows:
         st = m["torch(sprig) stacked"]
@@ -204,7 +265,9 @@ def main() -> None:
             f"| {d:g} | {m['masked'] * 1e3:.2f} | {m['torch(sprig)'] * 1e3:.2f} | "
             f"{m['torch(native)'] * 1e3:.2f} | {m['sprig'] * 1e3:.2f} | "
             f"{m['masked'] / m['torch(sprig)']:.1f}x | {m['torch(sprig)'] / m['sprig']:.2f}x | "
-            f"{st * 1e3:.2f} | {m['masked'] / st:.1f}x | {st / m['sprig']:.2f}x |"
+            f"{st * 1e3:.2f} | {m['masked'] / st:.1f}x | {st / m['sprig']:.2f}x | "
+            f"{m['layout floor'] * 1e3:.2f} | {m['autograd floor'] * 1e3:.2f} | "
+            f"{floor(m) / m['sprig']:.2f}x |"
         )
     lines += [
         "",
@@ -213,7 +276,12 @@ def main() -> None:
         "gradient are transposed at the boundary. *In a sparse stack*: the input is a "
         "transposed view of a feature-major array and dY arrives the same way (what a "
         "SparseLinear receives from another SparseLinear through element-wise ops), so the "
-        "boundary costs only the autograd and module overhead.",
+        "boundary costs only the autograd and module overhead. *Layout floor*: the native "
+        "layer plus the three tiled transposes a batch-major caller needs, no autograd. "
+        "*Autograd floor*: an `nn.Module` whose autograd Function returns preallocated results "
+        "(PyTorch's own cost of a custom layer). *Floors / sprig native*: their sum over the "
+        "native layer, the least SparseLinear / sprig native can be with feature-major "
+        "kernels behind a batch-major boundary.",
     ]
     if rows3:
         lines += [
