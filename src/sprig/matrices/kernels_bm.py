@@ -25,6 +25,10 @@ feature-major intermediate is never stored): in the layer they were no faster th
 feature-major product followed by :func:`transpose` (1.9x vs 1.8x the native layer at
 density 0.01, 2.0-2.2x vs 2.0-2.2x on GPT-sized (32 x 64)-token layers), so they are not here;
 nor is padding the batch of power-of-two token counts (no consistent gain, +-10 %).
+Batch-major forward and fused backward passes that read ``X`` by blocks of input features
+through an L1 scratch (so neither ``Xt`` nor ``dXt`` is stored) are measured in
+``benchmarks/batch_major.py`` (docs/benchmarks.md section ``batch_major``): as fast as
+transpose + product at density 0.01 (forward) or slower (backward, and both at 0.05-0.1).
 
 A transpose is a copy: the result does not depend on the number of threads.
 """
