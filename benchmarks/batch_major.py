@@ -14,10 +14,10 @@ dense products before timing:
   read-modify-write of a row of ``Yt``, which stays in L2) instead of gathering a row of a
   full ``Xt``;
 * ``bm backward``: the fused backward pass (weight gradient and input gradient in one walk
-  over the columns, as ``kernels.backward``) reading each block of ``X`` through the same
-  scratch and writing each block of ``dX`` batch-major from a second scratch, so neither the
-  saved ``Xt`` nor a full ``dXt`` is needed (``dY`` is still transposed: its rows are
-  gathered).
+  over the columns: ``kernels._backward_cols`` itself, block by block) reading each block of
+  ``X`` through the same scratch and writing each block of ``dX`` batch-major from a second
+  scratch, so neither the saved ``Xt`` nor a full ``dXt`` is needed (``dY`` is still
+  transposed: its rows are gathered).
 
 They are compared with what the layer does: ``fm forward`` = ``transpose(X)`` + spmm,
 ``fm backward`` = ``transpose(dY)`` + ``kernels.backward`` + ``transpose(dXt)``, and with the
@@ -44,7 +44,7 @@ import _report
 
 import sprig
 from sprig.layers import SparseLinear
-from sprig.matrices.kernels import _JIT
+from sprig.matrices.kernels import _JIT, _backward_cols
 from sprig.matrices.kernels import backward as fused_backward
 from sprig.matrices.kernels import spmm as fm_spmm
 from sprig.matrices.kernels_bm import TILE, _transpose_cols, transpose
@@ -74,51 +74,13 @@ def bm_forward(X, col_ptr, row_idx, perm, data, bias, Yt, S):  # pragma: no cove
 @nb.njit(**_JIT)
 def bm_backward(X, dYt, col_ptr, row_idx, perm, data, grad, dX, S, D):  # pragma: no cover
     n, d = X.shape
-    zero = dX.dtype.type(0)
     for c0 in range(0, d, CB):
         c1 = min(c0 + CB, d)
         _transpose_cols(X[:, c0:c1], S, 0, 1)
-        for j in range(c0, c1):
-            s = j - c0
-            p = col_ptr[j]
-            end = col_ptr[j + 1]
-            for t in range(n):
-                D[s, t] = zero
-            while p + 4 <= end:  # four stored weights of the column per pass, as kernels.py
-                k0, k1, k2, k3 = perm[p], perm[p + 1], perm[p + 2], perm[p + 3]
-                w0, w1, w2, w3 = data[k0], data[k1], data[k2], data[k3]
-                i0, i1, i2, i3 = row_idx[p], row_idx[p + 1], row_idx[p + 2], row_idx[p + 3]
-                a0 = zero
-                a1 = zero
-                a2 = zero
-                a3 = zero
-                for t in range(n):
-                    d0 = dYt[i0, t]
-                    d1 = dYt[i1, t]
-                    d2 = dYt[i2, t]
-                    d3 = dYt[i3, t]
-                    x = S[s, t]
-                    a0 += d0 * x
-                    a1 += d1 * x
-                    a2 += d2 * x
-                    a3 += d3 * x
-                    D[s, t] += (w0 * d0 + w1 * d1) + (w2 * d2 + w3 * d3)
-                grad[k0] = a0
-                grad[k1] = a1
-                grad[k2] = a2
-                grad[k3] = a3
-                p += 4
-            while p < end:
-                k0 = perm[p]
-                w0 = data[k0]
-                i0 = row_idx[p]
-                a0 = zero
-                for t in range(n):
-                    d0 = dYt[i0, t]
-                    a0 += d0 * S[s, t]
-                    D[s, t] += w0 * d0
-                grad[k0] = a0
-                p += 1
+        # the fused backward's own column loop on the block: local column j - c0 reads its
+        # input row from S and writes its input-gradient row to D (col_ptr shifted by c0;
+        # entry positions stay absolute)
+        _backward_cols(0, c1 - c0, col_ptr[c0 : c1 + 1], row_idx, perm, data, dYt, S, grad, D)
         _transpose_cols(D[: c1 - c0], dX[:, c0:c1], 0, (n + TILE - 1) // TILE)
 
 
